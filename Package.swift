@@ -1,0 +1,86 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Hot kernels are built for AVX2 + FMA ("haswell"): fast on any modern x86-64
+// server, unlike "native", which would tie the binaries to the build machine.
+// Other architectures get the compiler's defaults.
+#if arch(x86_64)
+let cpuFlags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+#else
+let cpuFlags: [SwiftSetting] = []
+#endif
+
+let package = Package(
+    name: "gpt-swift",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "GPT", targets: ["GPT"]),
+        .executable(name: "generate", targets: ["generate"]),
+        .executable(name: "gpt-bench", targets: ["gpt-bench"]),
+        .executable(name: "gpt-random-model", targets: ["gpt-random-model"]),
+        .executable(name: "gpt-server", targets: ["gpt-server"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        // A C target rather than a system library: variadic MHD calls need C wrappers.
+        .target(
+            name: "CMicroHTTPD",
+            linkerSettings: [.linkedLibrary("microhttpd")]
+        ),
+        .target(
+            name: "JSON"
+        ),
+        .target(
+            name: "GPT",
+            dependencies: ["CBLAS", "JSON"],
+            swiftSettings: cpuFlags
+        ),
+        .target(
+            name: "HTTP",
+            dependencies: ["CMicroHTTPD"]
+        ),
+        .target(
+            name: "InferenceServer",
+            dependencies: ["GPT", "HTTP", "JSON", .product(name: "Logging", package: "swift-log")]
+        ),
+        .executableTarget(
+            name: "generate",
+            dependencies: ["GPT", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
+            name: "gpt-server",
+            dependencies: ["GPT", "HTTP", "InferenceServer", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "Logging", package: "swift-log")]
+        ),
+        .executableTarget(
+            name: "gpt-bench",
+            dependencies: ["GPT", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
+            name: "gpt-random-model",
+            dependencies: ["GPT", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .testTarget(
+            name: "GPTTests",
+            dependencies: ["GPT"],
+            exclude: ["Fixtures"]
+        ),
+        .testTarget(
+            name: "HTTPTests",
+            dependencies: ["HTTP"]
+        ),
+        // Runs the built executables; depending on them makes `swift test` build them.
+        .testTarget(
+            name: "CLITests",
+            dependencies: ["generate", "gpt-random-model", "gpt-server"]
+        ),
+    ]
+)

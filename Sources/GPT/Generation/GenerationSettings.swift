@@ -1,0 +1,53 @@
+/// How to generate: the documented `generate` flags (DESIGN §6) plus top_p and seed.
+/// The server's JSON body carries the same fields with the same defaults.
+public struct GenerationSettings: Sendable, Equatable {
+    /// New tokens to generate at most.
+    public var numTokens = 50
+    /// Tokens the model sees at once; older ones slide out of the window.
+    public var maxSeqLen = 32
+    /// Keep the k most likely tokens (0 = all; 1 = greedy).
+    public var topK = 5
+    /// Softmax temperature (0 = greedy).
+    public var temperature: Float = 1.0
+    /// Nucleus sampling mass (1 = off).
+    public var topP: Float = 1.0
+    /// Stop when this token is drawn (-1 = never).
+    public var eosId = -1
+    /// Makes sampling reproducible; nil draws a fresh seed (reported back).
+    public var seed: UInt64?
+
+    public init() {}
+
+    /// Checks every field against the model; the error names the field and what it allows.
+    public func validate(for config: GPTConfig) throws(SettingsError) {
+        guard numTokens >= 0 else {
+            throw SettingsError(field: "num_tokens", "must be 0 or more (got \(numTokens))")
+        }
+        guard (1...config.maxT).contains(maxSeqLen) else {
+            throw SettingsError(field: "max_seq_len", "must be between 1 and the model's context length \(config.maxT) (got \(maxSeqLen))")
+        }
+        guard topK >= 0 else {
+            throw SettingsError(field: "top_k", "must be 0 (all tokens) or more (got \(topK))")
+        }
+        guard temperature.isFinite && temperature >= 0 else {
+            throw SettingsError(field: "temp", "must be a finite number >= 0, where 0 means greedy (got \(temperature))")
+        }
+        guard topP.isFinite && topP > 0 && topP <= 1 else {
+            throw SettingsError(field: "top_p", "must be greater than 0 and at most 1, where 1 turns it off (got \(topP))")
+        }
+        guard eosId == -1 || (0..<config.vocabularySize).contains(eosId) else {
+            throw SettingsError(field: "eos_id", "must be -1 (none) or a token id from 0 to \(config.vocabularySize - 1) (got \(eosId))")
+        }
+    }
+}
+
+/// A generation setting out of range; `field` uses the flag / JSON name.
+public struct SettingsError: Error, CustomStringConvertible, Equatable {
+    public let field: String
+    public let problem: String
+    public init(field: String, _ problem: String) {
+        self.field = field
+        self.problem = problem
+    }
+    public var description: String { "\(field) \(problem)" }
+}

@@ -1,0 +1,154 @@
+import Synchronization
+
+/// One token as it is produced.
+public struct GeneratedToken: Sendable, Equatable {
+    public let id: Int
+    /// Text this token completes; empty while it holds part of a multi-byte character.
+    public let text: String
+}
+
+public enum FinishReason: String, Sendable, Codable {
+    /// `num_tokens` were generated.
+    case length
+    /// `eos_id` was drawn.
+    case eos
+    /// The consumer cancelled between tokens.
+    case cancelled
+}
+
+public struct GenerationUsage: Sendable, Equatable {
+    public var promptTokens = 0
+    public var generatedTokens = 0
+
+    public init(promptTokens: Int = 0, generatedTokens: Int = 0) {
+        self.promptTokens = promptTokens
+        self.generatedTokens = generatedTokens
+    }
+}
+
+/// Wall-clock time of a generation's two phases.
+public struct GenerationTimings: Sendable, Equatable {
+    /// The pass over the prompt (its window) that yields the first token's logits.
+    public var prefillMilliseconds = 0.0
+    /// All later passes and sampling, one per generated token after the first.
+    public var decodeMilliseconds = 0.0
+    /// Tokens produced by decode passes (generated tokens minus the first).
+    public var decodedTokens = 0
+
+    public init() {}
+
+    public var millisecondsPerToken: Double { decodedTokens > 0 ? decodeMilliseconds / Double(decodedTokens) : 0 }
+    public var tokensPerSecond: Double { decodeMilliseconds > 0 ? Double(decodedTokens) * 1000 / decodeMilliseconds : 0 }
+}
+
+/// A prompt that cannot be generated from.
+public struct GenerationError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+/// Lets another thread stop a generation between two tokens.
+public final class CancellationFlag: Sendable {
+    private let flag = Atomic<Bool>(false)
+    public init() {}
+    public func cancel() { flag.store(true, ordering: .relaxed) }
+    public var isCancelled: Bool { flag.load(ordering: .relaxed) }
+}
+
+/// The generation loop (DESIGN §5) as an iterator: each `next()` runs the model
+/// once and returns one token, so the CLI, the server and the benchmark consume
+/// tokens as they are produced. After the last token, `finishReason`,
+/// `usage`, `timings` and `trailingText` describe the run.
+public final class TokenGenerator: IteratorProtocol, Sequence {
+    public let settings: GenerationSettings
+    /// The seed in use: the given one, or a fresh one to report so the run can be repeated.
+    public let seed: UInt64
+    public let promptTokens: [Int]
+    public private(set) var generatedTokens: [Int] = []
+    public private(set) var finishReason: FinishReason?
+    /// Bytes of an unfinished character left at the end, as U+FFFD (usually empty).
+    public private(set) var trailingText = ""
+    public private(set) var timings = GenerationTimings()
+    public let cancellation: CancellationFlag
+
+    private let model: Model
+    private let tokenizer: Tokenizer?
+    private let state: RunState
+    private let sampler: Sampler
+    private var random: Xoshiro256StarStar
+    private var textDecoder = UTF8StreamDecoder()
+    private var context: [Int]  // prompt + generated: what the window slides over
+
+    /// Generates from `prompt` encoded by `tokenizer`.
+    public convenience init(model: Model, tokenizer: Tokenizer, prompt: String, settings: GenerationSettings,
+                            cancellation: CancellationFlag = CancellationFlag()) throws {
+        let tokens = tokenizer.encode(prompt)
+        guard !tokens.isEmpty else { throw GenerationError(description: "the prompt is empty: it encodes to no tokens") }
+        try self.init(model: model, tokenizer: tokenizer, promptTokens: tokens, settings: settings, cancellation: cancellation)
+    }
+
+    /// Generates from token ids; without a tokenizer, tokens carry no text (benchmarks).
+    public init(model: Model, tokenizer: Tokenizer?, promptTokens: [Int], settings: GenerationSettings,
+                cancellation: CancellationFlag = CancellationFlag()) throws {
+        try settings.validate(for: model.config)
+        guard !promptTokens.isEmpty else { throw GenerationError(description: "the prompt is empty: it encodes to no tokens") }
+        let V = model.config.vocabularySize
+        if let bad = promptTokens.first(where: { $0 < 0 || $0 >= V }) {
+            throw GenerationError(description: "prompt token id \(bad) is outside the model's vocabulary (0..<\(V)); do the tokenizer and checkpoint belong together?")
+        }
+        self.model = model
+        self.tokenizer = tokenizer
+        self.settings = settings
+        self.promptTokens = promptTokens
+        self.cancellation = cancellation
+        self.seed = settings.seed ?? UInt64.random(in: 0...UInt64.max)
+        random = Xoshiro256StarStar(seed: seed)
+        sampler = Sampler(temperature: settings.temperature, topK: settings.topK, topP: settings.topP)
+        state = model.makeState(capacity: settings.maxSeqLen)
+        context = promptTokens
+    }
+
+    public var usage: GenerationUsage {
+        GenerationUsage(promptTokens: promptTokens.count, generatedTokens: generatedTokens.count)
+    }
+
+    public func next() -> GeneratedToken? {
+        guard finishReason == nil else { return nil }
+        if cancellation.isCancelled { return finish(.cancelled) }
+        if generatedTokens.count >= settings.numTokens { return finish(.length) }
+
+        let clock = ContinuousClock()
+        let started = clock.now
+        let id = sampler.sample(nextLogits(), using: &random)
+        let elapsed = (clock.now - started) / .milliseconds(1)
+        if generatedTokens.isEmpty {
+            timings.prefillMilliseconds = elapsed
+        } else {
+            timings.decodeMilliseconds += elapsed
+            timings.decodedTokens += 1
+        }
+
+        if id == settings.eosId { return finish(.eos) }
+        generatedTokens.append(id)
+        context.append(id)
+        let text = tokenizer.map { textDecoder.append($0.tokenBytes(id)) } ?? ""
+        return GeneratedToken(id: id, text: text)
+    }
+
+    /// Logits after the last token of `context`, seen through a window of at most maxSeqLen tokens.
+    private func nextLogits() -> [Float] {
+        let window = settings.maxSeqLen
+        if state.length > 0 && state.length < window {
+            // The window has not slid yet: the cache holds every earlier position.
+            return model.forward([context[context.count - 1]], state: state)
+        }
+        // First pass, or the window slid: positions shifted, so recompute it whole.
+        state.reset()
+        return model.forward(Array(context.suffix(window)), state: state)
+    }
+
+    private func finish(_ reason: FinishReason) -> GeneratedToken? {
+        finishReason = reason
+        trailingText = textDecoder.finish()
+        return nil
+    }
+}

@@ -1,0 +1,74 @@
+/// GPT-2: the forward pass over weights that never change.
+///
+/// One pass handles any number of new tokens: a whole prompt (prefill) or a
+/// single token (decode). Their keys and values are appended to the sequence's
+/// `RunState`, so later passes attend to them without recomputing.
+public final class Model: Sendable {
+    public let config: GPTConfig
+    public let weights: Weights
+
+    public init(weights: Weights) {
+        self.config = weights.config
+        self.weights = weights
+    }
+
+    public convenience init(checkpoint: Checkpoint) { self.init(weights: checkpoint.weights) }
+
+    /// A fresh sequence whose cache holds `capacity` positions (default: the whole context).
+    public func makeState(capacity: Int? = nil) -> RunState {
+        RunState(config: config, capacity: capacity ?? config.maxT)
+    }
+
+    /// Runs `tokens` at positions state.length ..< state.length + T and appends them to the cache.
+    ///
+    /// Returns the logits (V) of the last token, or of every token (T, V) when
+    /// `allPositions` is set. Token ids must be below V and the cache must have room.
+    public func forward(_ tokens: [Int], state: RunState, allPositions: Bool = false) -> [Float] {
+        let (T, C, V, NH) = (tokens.count, config.channels, config.vocabularySize, config.heads)
+        let start = state.length
+        precondition(T >= 1, "forward needs at least one token")
+        precondition(start + T <= state.capacity, "the sequence does not fit the cache (\(start + T) > \(state.capacity))")
+        precondition(tokens.allSatisfy { $0 >= 0 && $0 < V }, "token ids must be in 0..<\(V)")
+        let s = state.scratch(tokens: T)
+        let w = weights
+
+        // x = wte[token] + wpe[position]
+        for (t, token) in tokens.enumerated() {
+            let row = s.x + t * C
+            row.update(from: w[.wte] + token * C, count: C)
+            Kernels.add(row, w[.wpe] + (start + t) * C, count: C)
+        }
+
+        for l in 0..<config.layers {
+            let keys = state.keys(layer: l)
+            let values = state.values(layer: l)
+            // x += attproj(attention(LN1(x)))
+            Kernels.layerNorm(s.normed, s.x, w.layer(l, .ln1w), w.layer(l, .ln1b), T: T, C: C)
+            Kernels.matmul(s.qkv, s.normed, w.layer(l, .qkvw), w.layer(l, .qkvb), T: T, IC: C, OC: 3 * C)
+            for t in 0..<T {
+                (keys + (start + t) * C).update(from: s.qkv + t * 3 * C + C, count: C)
+                (values + (start + t) * C).update(from: s.qkv + t * 3 * C + 2 * C, count: C)
+            }
+            Kernels.attention(s.attended, s.qkv, keys: keys, values: values, scores: s.scores,
+                              start: start, T: T, C: C, NH: NH)
+            Kernels.matmul(s.projected, s.attended, w.layer(l, .attprojw), w.layer(l, .attprojb), T: T, IC: C, OC: C)
+            Kernels.add(s.x, s.projected, count: T * C)
+            // x += fcproj(gelu(fc(LN2(x))))
+            Kernels.layerNorm(s.normed, s.x, w.layer(l, .ln2w), w.layer(l, .ln2b), T: T, C: C)
+            Kernels.matmul(s.hidden, s.normed, w.layer(l, .fcw), w.layer(l, .fcb), T: T, IC: C, OC: 4 * C)
+            Kernels.gelu(s.hidden, count: T * 4 * C)
+            Kernels.matmul(s.projected, s.hidden, w.layer(l, .fcprojw), w.layer(l, .fcprojb), T: T, IC: 4 * C, OC: C)
+            Kernels.add(s.x, s.projected, count: T * C)
+        }
+        state.length = start + T
+
+        // Only the rows whose logits are wanted go through LN_f and the (V, C) product.
+        let first = allPositions ? 0 : T - 1
+        let rows = T - first
+        Kernels.layerNorm(s.normed, s.x + first * C, w[.lnfw], w[.lnfb], T: rows, C: C)
+        return [Float](unsafeUninitializedCapacity: rows * V) { logits, count in
+            Kernels.matmul(logits.baseAddress!, s.normed, w[.wte], nil, T: rows, IC: C, OC: V)
+            count = rows * V
+        }
+    }
+}

@@ -1,0 +1,71 @@
+/// The state of one sequence: its KV cache and the activations of a forward pass.
+///
+/// Not shared between threads: each generation owns one. Scratch buffers grow
+/// to the longest pass seen, so a short conversation stays small.
+public final class RunState {
+    public let config: GPTConfig
+    /// Positions the cache can hold (at most maxT).
+    public let capacity: Int
+    /// Positions currently in the cache.
+    public internal(set) var length = 0
+
+    let keys: UnsafeMutablePointer<Float>    // (L, capacity, C)
+    let values: UnsafeMutablePointer<Float>  // (L, capacity, C)
+    private(set) var scratch: Scratch
+
+    public init(config: GPTConfig, capacity: Int) {
+        precondition(capacity >= 1 && capacity <= config.maxT, "capacity must be in 1...maxT")
+        self.config = config
+        self.capacity = capacity
+        let cacheSize = config.layers * capacity * config.channels
+        keys = .allocate(capacity: cacheSize)
+        values = .allocate(capacity: cacheSize)
+        scratch = Scratch(config: config, tokens: 1, keys: capacity)
+    }
+
+    deinit {
+        keys.deallocate()
+        values.deallocate()
+    }
+
+    /// Forgets the cached positions (the window slid, or a new prompt starts).
+    public func reset() { length = 0 }
+
+    /// Layer `l`'s cache rows, position 0 first.
+    func keys(layer l: Int) -> UnsafeMutablePointer<Float> { keys + l * capacity * config.channels }
+    func values(layer l: Int) -> UnsafeMutablePointer<Float> { values + l * capacity * config.channels }
+
+    /// Scratch for a pass of T tokens.
+    func scratch(tokens T: Int) -> Scratch {
+        if scratch.tokens < T { scratch = Scratch(config: config, tokens: T, keys: capacity) }
+        return scratch
+    }
+
+    /// Activations of one pass of up to `tokens` tokens.
+    final class Scratch {
+        let tokens: Int
+        let x: UnsafeMutablePointer<Float>       // (T, C) residual stream
+        let normed: UnsafeMutablePointer<Float>  // (T, C) LayerNorm output
+        let qkv: UnsafeMutablePointer<Float>     // (T, 3C)
+        let attended: UnsafeMutablePointer<Float>  // (T, C) attention output before projection
+        let projected: UnsafeMutablePointer<Float> // (T, C) output of a projection, added to x
+        let hidden: UnsafeMutablePointer<Float>  // (T, 4C) MLP hidden layer
+        let scores: UnsafeMutablePointer<Float>  // (T, keys) attention weights of one head
+
+        init(config: GPTConfig, tokens T: Int, keys: Int) {
+            let C = config.channels
+            tokens = T
+            x = .allocate(capacity: T * C)
+            normed = .allocate(capacity: T * C)
+            qkv = .allocate(capacity: T * 3 * C)
+            attended = .allocate(capacity: T * C)
+            projected = .allocate(capacity: T * C)
+            hidden = .allocate(capacity: T * 4 * C)
+            scores = .allocate(capacity: T * keys)
+        }
+
+        deinit {
+            for buffer in [x, normed, qkv, attended, projected, hidden, scores] { buffer.deallocate() }
+        }
+    }
+}

@@ -1,0 +1,19 @@
+import ArgumentParser
+import Foundation
+
+// Exit statuses: 0 success, 1 a runtime failure (missing or corrupt files),
+// 2 bad usage (as most Unix tools; ArgumentParser alone would use 64).
+do {
+    let command = try Generate.parseAsRoot() as! Generate
+    try command.run()
+} catch let failure as RuntimeFailure {
+    printError("generate: error: \(failure.message)")
+    exit(1)
+} catch {
+    if Generate.exitCode(for: error) == .success {  // --help
+        print(Generate.fullMessage(for: error))
+        exit(0)
+    }
+    printError(Generate.fullMessage(for: error))
+    exit(2)
+}

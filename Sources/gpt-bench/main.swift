@@ -1,0 +1,136 @@
+import ArgumentParser
+import Foundation
+import GPT
+
+/// Throughput of prefill and decode, in the spirit of llama-bench.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gpt-bench",
+        abstract: "Measure prefill and decode tokens/s of a checkpoint or a synthetic model shape."
+    )
+
+    @Option(help: "Checkpoint to measure.") var model: String?
+    @Option(help: "Synthetic model shape instead of a file: \(GPTConfig.presets.keys.sorted().joined(separator: ", ")).")
+    var synthetic: String?
+    @Option(name: .customLong("prompt-tokens"), help: "Prompt length for the prefill test.") var promptTokens = 512
+    @Option(name: .customLong("decode-tokens"), help: "Tokens generated in the decode test.") var decodeTokens = 128
+    @Option(help: "Compute threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Measured repetitions of each test (after one warm-up).") var repetitions = 3
+    @Flag(help: "Print one JSON line instead of a table.") var json = false
+
+    func validate() throws {
+        guard (model == nil) != (synthetic == nil) else { throw ValidationError("give exactly one of --model or --synthetic") }
+        if let synthetic, GPTConfig.presets[synthetic] == nil {
+            throw ValidationError("unknown --synthetic \(synthetic); choose one of \(GPTConfig.presets.keys.sorted().joined(separator: ", "))")
+        }
+        guard promptTokens >= 1, decodeTokens >= 1, repetitions >= 1, threads >= 1 else {
+            throw ValidationError("--prompt-tokens, --decode-tokens, --repetitions and --threads must be at least 1")
+        }
+    }
+
+    func run() throws {
+        ComputeThreads.set(threads)
+        let clock = ContinuousClock()
+        let loadStart = clock.now
+        let weights: Weights
+        let name: String
+        if let model {
+            do { weights = try Checkpoint(path: model).weights } catch { throw ExitMessage("\(error)") }
+            name = model
+        } else {
+            let config = GPTConfig.presets[synthetic!]!
+            weights = ParameterStore(config: config, values: CheckpointWriter.randomParameters(config: config, seed: 1)).weights
+            name = "synthetic \(synthetic!)"
+        }
+        let loadMilliseconds = (clock.now - loadStart) / .milliseconds(1)
+        let gpt = Model(weights: weights)
+        let config = gpt.config
+        guard promptTokens <= config.maxT, decodeTokens < config.maxT else {
+            throw ValidationError("--prompt-tokens and --decode-tokens must fit the context of \(config.maxT)")
+        }
+        var random = Xoshiro256StarStar(seed: 7)
+        let prompt = (0..<promptTokens).map { _ in Int(random.next() % UInt64(config.vocabularySize)) }
+
+        // Prefill: one pass over the whole prompt (the first run also faults the weights in).
+        let prefill = measure { () -> Double in
+            let state = gpt.makeState(capacity: promptTokens)
+            let start = clock.now
+            _ = gpt.forward(prompt, state: state)
+            return Double(promptTokens) / ((clock.now - start) / .seconds(1))
+        }
+        // Decode: the real generation loop (KV cache, sampling with the default top_k 5), one-token prompt.
+        let decode = measure { () -> Double in
+            var settings = GenerationSettings()
+            settings.numTokens = decodeTokens + 1
+            settings.maxSeqLen = config.maxT
+            settings.seed = 1
+            let generator = try! TokenGenerator(model: gpt, tokenizer: nil, promptTokens: [prompt[0]], settings: settings)
+            while generator.next() != nil {}
+            return generator.timings.tokensPerSecond
+        }
+
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let peakRSS = Double(usage.ru_maxrss) / 1024  // kilobytes on Linux
+        let weightMB = Double(config.parameterCount * 4) / 1_048_576
+        let cacheMB = Double(2 * config.layers * config.maxT * config.channels * 4) / 1_048_576
+        let result = Result(model: name, parameters: config.effectiveParameterCount, threads: threads,
+                            load_ms: loadMilliseconds, prompt_tokens: promptTokens, prefill_tokens_per_s: prefill.mean,
+                            prefill_stddev: prefill.deviation, decode_tokens: decodeTokens,
+                            decode_tokens_per_s: decode.mean, decode_stddev: decode.deviation,
+                            peak_rss_mb: peakRSS, weights_mb: weightMB, kv_cache_mb: cacheMB)
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(result), as: UTF8.self))
+        } else {
+            print(result.table)
+        }
+    }
+
+    /// Runs `test` once to warm up, then `repetitions` times: mean and standard deviation.
+    func measure(_ test: () -> Double) -> (mean: Double, deviation: Double) {
+        _ = test()
+        let values = (0..<repetitions).map { _ in test() }
+        let mean = values.reduce(0, +) / Double(values.count)
+        let variance = values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(max(1, values.count - 1))
+        return (mean, variance.squareRoot())
+    }
+}
+
+struct Result: Encodable {
+    let model: String
+    let parameters: Int
+    let threads: Int
+    let load_ms: Double
+    let prompt_tokens: Int
+    let prefill_tokens_per_s: Double
+    let prefill_stddev: Double
+    let decode_tokens: Int
+    let decode_tokens_per_s: Double
+    let decode_stddev: Double
+    let peak_rss_mb: Double
+    let weights_mb: Double
+    let kv_cache_mb: Double
+
+    var table: String {
+        func row(_ cells: [String]) -> String {
+            zip(cells, [34, 10, 8, 8, 18]).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined()
+        }
+        let params = String(format: "%.1fM", Double(parameters) / 1e6)
+        return [
+            row(["model", "params", "threads", "test", "tokens/s"]),
+            row([model, params, "\(threads)", "pp\(prompt_tokens)", String(format: "%.1f ± %.1f", prefill_tokens_per_s, prefill_stddev)]),
+            row([model, params, "\(threads)", "tg\(decode_tokens)", String(format: "%.1f ± %.1f", decode_tokens_per_s, decode_stddev)]),
+            String(format: "load %.1f ms, peak RSS %.0f MB (weights %.0f MB, KV cache at full context %.0f MB)",
+                   load_ms, peak_rss_mb, weights_mb, kv_cache_mb),
+        ].joined(separator: "\n")
+    }
+}
+
+struct ExitMessage: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+Bench.main()

@@ -1,0 +1,140 @@
+import Foundation
+import Testing
+
+/// The `generate` and `gpt-random-model` executables, run as a user would run them.
+@Suite struct CLITests {
+    /// The build's products folder: the test runner sits beside the executables.
+    static let products = Bundle.main.executableURL!.deletingLastPathComponent()
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("GPTTests/Fixtures")
+    static let tokenizer = fixtures.appendingPathComponent("tokenizer/gpt2ish.json").path
+    let folder: URL
+    let checkpoint: String
+
+    init() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("gpt-cli-tests-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        checkpoint = folder.appendingPathComponent("random.bin").path
+        let made = try Self.run("gpt-random-model", ["--out", checkpoint, "--context", "64", "--vocab", "2100",
+                                                     "--layers", "2", "--heads", "2", "--channels", "32", "--seed", "3"])
+        #expect(made.status == 0, "\(made.stderr)")
+    }
+
+    struct Outcome { let status: Int32; let stdout: String; let stderr: String }
+
+    static func run(_ tool: String, _ arguments: [String], in directory: URL? = nil) throws -> Outcome {
+        let process = Process()
+        process.executableURL = products.appendingPathComponent(tool)
+        process.arguments = arguments
+        if let directory { process.currentDirectoryURL = directory }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Outcome(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                       stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    func generate(_ arguments: [String]) throws -> Outcome {
+        try Self.run("generate", ["--ckpt", checkpoint, "--tokenizer", Self.tokenizer] + arguments, in: folder)
+    }
+
+    @Test func printsPromptThenContinuation() throws {
+        let outcome = try generate(["--prompt", "To be, or not to be:", "--num_tokens", "20", "--seed", "5"])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        #expect(outcome.stdout.hasPrefix("To be, or not to be:"))
+        #expect(outcome.stdout.count > "To be, or not to be:".count)
+        #expect(outcome.stderr.contains("20 tokens (length)"))
+    }
+
+    @Test func seedMakesRunsRepeatableInBothModes() throws {
+        let streamed = try generate(["--prompt", "My kingdom for a", "--seed", "42", "--stream", "true"])
+        let whole = try generate(["--prompt", "My kingdom for a", "--seed", "42", "--stream=false"])
+        let other = try generate(["--prompt", "My kingdom for a", "--seed", "43", "--stream", "false"])
+        #expect(streamed.status == 0 && whole.status == 0)
+        #expect(streamed.stdout == whole.stdout)
+        #expect(streamed.stdout != other.stdout)
+    }
+
+    /// With --stream true the prompt and first tokens are on stdout while generation
+    /// still runs; with --stream false nothing after the prompt comes before the end.
+    @Test func streamsTokensAsTheyAreProduced() throws {
+        let process = Process()
+        process.executableURL = Self.products.appendingPathComponent("generate")
+        process.arguments = ["--ckpt", checkpoint, "--tokenizer", Self.tokenizer, "--prompt", "Hello",
+                             "--num_tokens", "8", "--delay_ms", "400", "--seed", "1"]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = Pipe()
+        try process.run()
+        var received = Data()
+        while received.count <= "Hello".utf8.count {  // prompt plus at least one more byte
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            received += chunk
+        }
+        // 8 tokens 400 ms apart: the process cannot have finished after the first one.
+        #expect(process.isRunning)
+        process.terminate()
+        process.waitUntilExit()
+        #expect(String(decoding: received, as: UTF8.self).hasPrefix("Hello"))
+    }
+
+    @Test(arguments: [
+        (["--num_tokens", "5"], "--prompt"),
+        (["--prompt", "hi", "--num_tokens", "-1"], "--num_tokens"),
+        (["--prompt", "hi", "--temp", "-0.1"], "--temp"),
+        (["--prompt", "hi", "--top_k", "-3"], "--top_k"),
+        (["--prompt", "hi", "--max_seq_len", "0"], "--max_seq_len"),
+        (["--prompt", "hi", "--max_seq_len", "65"], "--max_seq_len must be between 1 and the model's context length 64"),
+        (["--prompt", "hi", "--top_p", "0"], "--top_p"),
+        (["--prompt", "hi", "--stream", "maybe"], "stream"),
+        (["--prompt", "hi", "--frobnicate"], "--frobnicate"),
+        (["--prompt", ""], "--prompt must not be empty"),
+    ])
+    func badUsageExitsTwo(case: ([String], String)) throws {
+        let outcome = try generate(`case`.0)
+        #expect(outcome.status == 2, "\(`case`.0): \(outcome.stderr)")
+        #expect(outcome.stderr.contains(`case`.1), "\(outcome.stderr)")
+        #expect(outcome.stdout.isEmpty)
+    }
+
+    @Test func missingOrCorruptFilesExitOne() throws {
+        let missing = try Self.run("generate", ["--prompt", "hi", "--ckpt", folder.appendingPathComponent("none.bin").path,
+                                                "--tokenizer", Self.tokenizer], in: folder)
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains("none.bin: cannot open: No such file or directory"))
+
+        let corrupt = folder.appendingPathComponent("corrupt.bin")
+        try Data(repeating: 7, count: 2048).write(to: corrupt)
+        let bad = try Self.run("generate", ["--prompt", "hi", "--ckpt", corrupt.path, "--tokenizer", Self.tokenizer], in: folder)
+        #expect(bad.status == 1)
+        #expect(bad.stderr.contains("corrupt.bin: bad magic number"))
+
+        let badTokenizer = folder.appendingPathComponent("tokenizer.json")
+        try Data("{\"model\": 3}".utf8).write(to: badTokenizer)
+        let tok = try Self.run("generate", ["--prompt", "hi", "--ckpt", checkpoint, "--tokenizer", badTokenizer.path], in: folder)
+        #expect(tok.status == 1)
+        #expect(tok.stderr.contains("tokenizer.json"))
+    }
+
+    /// With no --ckpt and no gpt_checkpoint.bin here, the default names are looked for
+    /// and, failing the bundled model, the error names the missing file.
+    @Test func defaultFilesAreLookedForInTheCurrentDirectory() throws {
+        try FileManager.default.copyItem(atPath: checkpoint, toPath: folder.appendingPathComponent("gpt_checkpoint.bin").path)
+        try FileManager.default.copyItem(atPath: Self.tokenizer, toPath: folder.appendingPathComponent("tokenizer.json").path)
+        let outcome = try Self.run("generate", ["--prompt", "hi", "--num_tokens", "3"], in: folder)
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        #expect(!outcome.stderr.contains("bundled"))
+    }
+
+    @Test func randomModelToolRefusesBadShapes() throws {
+        let outcome = try Self.run("gpt-random-model", ["--out", folder.appendingPathComponent("x.bin").path, "--context", "8",
+                                                        "--vocab", "10", "--layers", "1", "--heads", "3", "--channels", "8"])
+        #expect(outcome.status != 0)
+        #expect(outcome.stderr.contains("multiple of --heads"))
+    }
+}

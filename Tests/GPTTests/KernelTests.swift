@@ -1,0 +1,94 @@
+import Foundation
+import Testing
+@testable import GPT
+
+/// Each fast kernel against its plain twin, on shapes that are not multiples of the vector width.
+@Suite struct KernelTests {
+    var random = Xoshiro256StarStar(seed: 7)
+
+    mutating func values(_ count: Int, scale: Float = 1) -> [Float] {
+        (0..<count).map { _ in scale * random.nextGaussian() }
+    }
+
+    func maxDifference(_ a: [Float], _ b: [Float]) -> Float {
+        zip(a, b).map { abs($0 - $1) }.max() ?? 0
+    }
+
+    @Test(arguments: [(1, 35, 17), (1, 768, 129), (5, 35, 17), (64, 48, 144)])
+    mutating func matmulMatchesPlainLoops(shape: (Int, Int, Int)) {
+        let (T, IC, OC) = shape
+        let input = values(T * IC), weight = values(OC * IC), bias = values(OC)
+        for useBias in [true, false] {
+            var fast = [Float](repeating: .nan, count: T * OC)
+            var plain = fast
+            bias.withUnsafeBufferPointer { b in
+                let biasPointer = useBias ? b.baseAddress : nil
+                Kernels.matmul(&fast, input, weight, biasPointer, T: T, IC: IC, OC: OC)
+                Kernels.matmulReference(&plain, input, weight, biasPointer, T: T, IC: IC, OC: OC)
+            }
+            #expect(maxDifference(fast, plain) < 1e-3 * Float(IC).squareRoot())
+        }
+    }
+
+    @Test mutating func geluMatchesTanhFormula() {
+        var fast = values(1000, scale: 4) + [0, -0, 30, -30, 100, -100, 9.5, -9.5]
+        var plain = fast
+        Kernels.gelu(&fast, count: fast.count)
+        Kernels.geluReference(&plain, count: plain.count)
+        for (f, p) in zip(fast, plain) {
+            #expect(abs(f - p) <= 1e-6 * max(1, abs(p)), "gelu: \(f) vs \(p)")
+        }
+    }
+
+    @Test func vectorExpIsAccurate() {
+        let inputs = stride(from: -87.0 as Float, through: 88, by: 0.0173).map { $0 }
+        var i = 0
+        while i + 16 <= inputs.count {
+            let chunk = Floats(inputs[i..<i + 16])
+            let result = vectorExp(chunk)
+            for lane in 0..<16 {
+                let expected = Foundation.exp(Double(chunk[lane]))
+                #expect(abs(Double(result[lane]) - expected) <= 3e-7 * expected, "exp(\(chunk[lane]))")
+            }
+            i += 16
+        }
+    }
+
+    @Test(arguments: [1, 5, 16, 33, 100])
+    mutating func softmaxMatchesPlainLoops(count: Int) {
+        var fast = values(count + 3, scale: 5)
+        var plain = fast
+        Kernels.softmax(&fast, count: count, width: count + 3)
+        Kernels.softmaxReference(&plain, count: count, width: count + 3)
+        #expect(maxDifference(fast, plain) < 1e-6)
+        #expect(fast[count...].allSatisfy { $0 == 0 })
+        #expect(abs(fast.reduce(0, +) - 1) < 1e-5)
+    }
+
+    /// Prefill onto an existing cache: 3 new tokens after 4 cached, 5 heads of 7 channels.
+    @Test mutating func attentionMatchesPlainLoops() {
+        let (start, T, C, NH) = (4, 3, 35, 5)
+        let qkv = values(T * 3 * C), keys = values((start + T) * C), cachedValues = values((start + T) * C)
+        var fast = [Float](repeating: .nan, count: T * C)
+        var plain = fast
+        var scores = [Float](repeating: 0, count: T * (start + T))
+        Kernels.attention(&fast, qkv, keys: keys, values: cachedValues, scores: &scores, start: start, T: T, C: C, NH: NH)
+        Kernels.attentionReference(&plain, qkv, keys: keys, values: cachedValues, start: start, T: T, C: C, NH: NH)
+        #expect(maxDifference(fast, plain) < 1e-5)
+    }
+
+    @Test mutating func layerNormNormalisesEachRow() {
+        let (T, C) = (3, 35)
+        let input = values(T * C, scale: 3).enumerated().map { $0.element + Float($0.offset % 5) }
+        let ones = [Float](repeating: 1, count: C), zeros = [Float](repeating: 0, count: C)
+        var out = [Float](repeating: 0, count: T * C)
+        Kernels.layerNorm(&out, input, ones, zeros, T: T, C: C)
+        for t in 0..<T {
+            let row = out[t * C ..< (t + 1) * C].map(Double.init)
+            let mean = row.reduce(0, +) / Double(C)
+            let variance = row.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(C)
+            #expect(abs(mean) < 1e-5)
+            #expect(abs(variance - 1) < 1e-3)
+        }
+    }
+}

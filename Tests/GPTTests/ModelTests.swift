@@ -1,0 +1,75 @@
+import Testing
+@testable import GPT
+
+/// The forward pass against the float64 numpy reference (`scripts/reference_gpt.py`),
+/// on shapes chosen to break easy assumptions: one head and many, C not a multiple
+/// of 16, V not a multiple of 128, windows shorter than the sequence.
+@Suite struct ModelTests {
+    @Test(arguments: Fixtures.modelNames)
+    func lastLogitsMatchReference(name: String) throws {
+        let (checkpoint, expected) = try Fixtures.model(name)
+        let model = Model(checkpoint: checkpoint)
+        #expect(model.config.maxT == expected.config.maxT && model.config.channels == expected.config.C)
+        for example in expected.cases {
+            let logits = model.forward(example.tokens, state: model.makeState())
+            #expect(logits.count == expected.config.V)
+            #expect(Fixtures.relativeError(logits, example.logits_last) < 1e-4, "\(name), \(example.tokens.count) tokens")
+        }
+    }
+
+    @Test(arguments: Fixtures.modelNames)
+    func prefillReturnsEveryPosition(name: String) throws {
+        let (checkpoint, expected) = try Fixtures.model(name)
+        let model = Model(checkpoint: checkpoint)
+        let tokens = expected.logits_all.tokens
+        let logits = model.forward(tokens, state: model.makeState(), allPositions: true)
+        let V = expected.config.V
+        for t in tokens.indices {
+            let row = Array(logits[t * V ..< (t + 1) * V])
+            #expect(Fixtures.relativeError(row, expected.logits_all.logits[t]) < 1e-4, "\(name), position \(t)")
+        }
+    }
+
+    /// Feeding tokens one at a time through the KV cache gives the prefill's logits.
+    @Test(arguments: Fixtures.modelNames)
+    func decodeWithCacheMatchesReference(name: String) throws {
+        let (checkpoint, expected) = try Fixtures.model(name)
+        let model = Model(checkpoint: checkpoint)
+        let state = model.makeState()
+        let tokens = expected.logits_all.tokens
+        for (t, token) in tokens.enumerated() {
+            let logits = model.forward([token], state: state)
+            #expect(Fixtures.relativeError(logits, expected.logits_all.logits[t]) < 1e-4, "\(name), position \(t)")
+        }
+        #expect(state.length == tokens.count)
+    }
+
+    /// A prompt in two chunks (prefill, then more prefill onto the cache) matches too.
+    @Test func chunkedPrefillMatchesReference() throws {
+        let (checkpoint, expected) = try Fixtures.model("many_heads")
+        let model = Model(checkpoint: checkpoint)
+        let state = model.makeState()
+        let tokens = expected.logits_all.tokens
+        _ = model.forward(Array(tokens[..<5]), state: state)
+        let logits = model.forward(Array(tokens[5...]), state: state)
+        #expect(Fixtures.relativeError(logits, expected.logits_all.logits[tokens.count - 1]) < 1e-4)
+    }
+
+    /// Greedy generation far past max_seq_len equals the reference that recomputes
+    /// every window from scratch (DESIGN §5).
+    @Test(arguments: Fixtures.modelNames)
+    func greedySlidingWindowMatchesReference(name: String) throws {
+        let (checkpoint, expected) = try Fixtures.model(name)
+        let model = Model(checkpoint: checkpoint)
+        for example in expected.greedy {
+            var settings = GenerationSettings()
+            settings.numTokens = example.num_tokens
+            settings.maxSeqLen = example.max_seq_len
+            settings.topK = 1
+            let generator = try TokenGenerator(model: model, tokenizer: nil, promptTokens: example.prompt, settings: settings)
+            let ids = generator.map(\.id)
+            #expect(ids == example.ids, "\(name): prompt \(example.prompt.count) tokens, window \(example.max_seq_len)")
+            #expect(generator.finishReason == .length)
+        }
+    }
+}
