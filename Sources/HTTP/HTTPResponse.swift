@@ -1,0 +1,69 @@
+/// What a handler answers: a complete body, or a body streamed with chunked
+/// transfer encoding.
+///
+/// `Content-Length` and `Transfer-Encoding` are managed by the server; such
+/// headers given here are ignored, as are headers libmicrohttpd rejects (e.g.
+/// values containing line breaks). A status outside 100...999 is sent as 500.
+public enum HTTPResponse: Sendable {
+    /// A response whose body is known; sent with `Content-Length`.
+    case full(status: Int, headers: [(String, String)], body: [UInt8])
+    /// A response whose body is produced while it is being sent. The status
+    /// line and headers go out at once; `producer` then runs exactly once, on
+    /// a thread of its own (so it may block), and writes the body through the
+    /// ``ResponseBodyWriter``. The body ends when the producer calls
+    /// ``ResponseBodyWriter/finish()`` or returns.
+    case stream(
+        status: Int,
+        headers: [(String, String)],
+        producer: @Sendable (ResponseBodyWriter) -> Void
+    )
+
+    /// The status code of either case.
+    public var status: Int {
+        switch self {
+        case .full(let status, _, _), .stream(let status, _, _):
+            return status
+        }
+    }
+
+    /// A full response with a UTF-8 text body and the given content type.
+    public static func text(
+        status: Int,
+        _ text: String,
+        contentType: String = "text/plain; charset=utf-8",
+        headers: [(String, String)] = []
+    ) -> HTTPResponse {
+        .full(status: status, headers: [("Content-Type", contentType)] + headers, body: Array(text.utf8))
+    }
+
+    /// A JSON error response of the form
+    /// `{"error":{"code":"...","message":"..."}}`.
+    public static func jsonError(
+        status: Int,
+        code: String,
+        message: String,
+        headers: [(String, String)] = []
+    ) -> HTTPResponse {
+        let json = #"{"error":{"code":"# + jsonString(code) + #","message":"# + jsonString(message) + "}}"
+        return .text(status: status, json, contentType: "application/json", headers: headers)
+    }
+}
+
+/// `value` as a quoted JSON string literal.
+func jsonString(_ value: String) -> String {
+    var out = "\""
+    for scalar in value.unicodeScalars {
+        switch scalar {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        case _ where scalar.value < 0x20:
+            let hex = String(scalar.value, radix: 16)
+            out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+        default: out.unicodeScalars.append(scalar)
+        }
+    }
+    return out + "\""
+}
