@@ -1,0 +1,109 @@
+import Foundation
+
+/// A setting that could not be applied; names where it came from.
+public struct ConfigError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+/// Builds the server's configuration in layers, each overriding the one before:
+/// built-in defaults, then the config file, then `GPT_SERVER_*` environment
+/// variables, then command-line overrides.
+///
+/// Every layer is a set of JSON values addressed by key (`port`,
+/// `defaults.top_k`), so every setting can be given in every layer the same way.
+public struct ConfigLoader {
+    public static let environmentPrefix = "GPT_SERVER_"
+    private var settings: [String: Any]
+
+    public init() {
+        let encoded = try! JSONEncoder().encode(ServerConfig())
+        settings = try! JSONSerialization.jsonObject(with: encoded) as! [String: Any]
+    }
+
+    /// Every key, nested ones as `defaults.top_k`.
+    public var keys: [String] {
+        ServerConfig.CodingKeys.allCases.flatMap { key -> [String] in
+            key == .defaults ? GenerationDefaults.CodingKeys.allCases.map { "defaults.\($0.rawValue)" } : [key.rawValue]
+        }
+    }
+
+    /// Applies a JSON config file; a partial file leaves other settings alone.
+    public mutating func apply(file path: String) throws {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw ConfigError(description: "\(path): cannot read the config file: \(error.localizedDescription)")
+        }
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw ConfigError(description: "\(path): not a JSON object")
+        }
+        for (key, value) in object {
+            if key == "defaults", let nested = value as? [String: Any] {
+                for (inner, innerValue) in nested { try set("defaults.\(inner)", value: innerValue, source: path) }
+            } else {
+                try set(key, value: value, source: path)
+            }
+        }
+    }
+
+    /// Applies `GPT_SERVER_PORT=9000`, `GPT_SERVER_DEFAULTS_TOP_K=3` and the like.
+    public mutating func apply(environment: [String: String]) throws {
+        for key in keys {
+            let name = Self.environmentPrefix + key.replacingOccurrences(of: ".", with: "_").uppercased()
+            if let text = environment[name] { try set(key, text: text, source: "environment variable \(name)") }
+        }
+    }
+
+    /// Applies one `key=value` override (from the command line).
+    public mutating func apply(override: String, source: String) throws {
+        guard let equals = override.firstIndex(of: "=") else {
+            throw ConfigError(description: "\(source): expected KEY=VALUE, got \"\(override)\"")
+        }
+        try set(String(override[..<equals]), text: String(override[override.index(after: equals)...]), source: source)
+    }
+
+    /// Applies a value given as text: JSON if it parses as a scalar, else a plain string.
+    public mutating func set(_ key: String, text: String, source: String) throws {
+        let value = (try? JSONSerialization.jsonObject(with: Data(text.utf8), options: .fragmentsAllowed)) ?? text
+        try set(key, value: value, source: source)
+    }
+
+    private mutating func set(_ key: String, value: Any, source: String) throws {
+        guard keys.contains(key) else {
+            throw ConfigError(description: "\(source): unknown setting \"\(key)\"; settings are \(keys.joined(separator: ", "))")
+        }
+        if key.hasPrefix("defaults.") {
+            var nested = settings["defaults"] as! [String: Any]
+            nested[String(key.dropFirst("defaults.".count))] = value
+            settings["defaults"] = nested
+        } else {
+            settings[key] = value
+        }
+        do { _ = try config() } catch {
+            throw ConfigError(description: "\(source): setting \"\(key)\" has the wrong type (\(value)): \(error)")
+        }
+    }
+
+    /// The configuration with every layer applied, checked for sense.
+    public func config() throws -> ServerConfig {
+        let data = try JSONSerialization.data(withJSONObject: settings)
+        return try JSONDecoder().decode(ServerConfig.self, from: data)
+    }
+}
+
+extension ServerConfig {
+    /// Settings that parse but make no sense, named with their allowed range.
+    public func validate() throws {
+        let checks: [(String, Int, ClosedRange<Int>)] = [
+            ("port", port, 0...65535), ("max_active", maxActive, 1...256), ("max_queued", maxQueued, 0...100_000),
+            ("max_num_tokens", maxNumTokens, 0...1_000_000), ("max_body_bytes", maxBodyBytes, 64...(1 << 30)),
+            ("max_connections", maxConnections, 1...100_000), ("max_connections_per_ip", maxConnectionsPerIp, 0...100_000),
+            ("connection_timeout_seconds", connectionTimeoutSeconds, 0...86_400),
+            ("connection_memory_bytes", connectionMemoryBytes, 4096...(1 << 30)),
+            ("drain_timeout_seconds", drainTimeoutSeconds, 0...86_400),
+            ("keep_alive_milliseconds", keepAliveMilliseconds, 50...600_000), ("threads", threads, 1...256),
+        ]
+        for (name, value, range) in checks where !range.contains(value) {
+            throw ConfigError(description: "setting \(name) must be from \(range.lowerBound) to \(range.upperBound) (got \(value))")
+        }
+    }
+}

@@ -1,0 +1,101 @@
+import GPT
+import JSON
+
+/// A validated `POST /generate` body: the `generate` flags as JSON fields,
+/// with the same defaults (from the server's configuration).
+struct GenerateRequest: Sendable, Equatable {
+    var prompt: String
+    var settings: GenerationSettings
+    var stream: Bool
+    var delayMilliseconds: Int
+
+    /// The fields a body may carry, for "unknown field" messages.
+    static let fields = ["prompt", "num_tokens", "max_seq_len", "top_k", "temp", "top_p", "eos_id", "seed", "stream", "delay_ms"]
+    static let maxDelayMilliseconds = 10_000
+
+    /// Parses and checks `body` against the model and the server's limits.
+    /// Every error names the field and what it allows.
+    init(body: [UInt8], defaults: GenerationDefaults, maxNumTokens: Int, config: GPTConfig) throws(APIError) {
+        let document: JSONValue
+        do {
+            document = try JSONValue.parse(body)
+        } catch {
+            throw .badRequest("the body is not valid JSON: \(error)", code: "invalid_json")
+        }
+        guard case .object(let object) = document else {
+            throw .badRequest("the body must be a JSON object such as {\"prompt\": \"To be, or not to be:\"}; got \(document.kindName)")
+        }
+        var seen = Set<String>()
+        for (key, _) in object.members {
+            if key == "ckpt" || key == "tokenizer" {
+                throw .badRequest("\(key) cannot be chosen per request: the model is fixed when the server starts", code: "model_fixed")
+            }
+            guard Self.fields.contains(key) else {
+                throw .badRequest("unknown field \"\(key)\"; allowed fields: \(Self.fields.joined(separator: ", "))", code: "unknown_field")
+            }
+            guard seen.insert(key).inserted else { throw .badRequest("field \"\(key)\" appears twice") }
+        }
+
+        guard let promptValue = object["prompt"] else {
+            throw .badRequest("field \"prompt\" is required: the text to continue")
+        }
+        guard case .string(let prompt) = promptValue, !prompt.isEmpty else {
+            throw .badRequest("field \"prompt\" must be a non-empty string; got \(promptValue.kindName)")
+        }
+        self.prompt = prompt
+
+        var settings = GenerationSettings()
+        settings.numTokens = try Self.integer(object, "num_tokens", default: defaults.numTokens, in: 0...maxNumTokens)
+        settings.maxSeqLen = try Self.integer(object, "max_seq_len", default: defaults.maxSeqLen, in: 1...config.maxT)
+        settings.topK = try Self.integer(object, "top_k", default: defaults.topK, in: 0...config.vocabularySize)
+        settings.temperature = Float(try Self.number(object, "temp", default: Double(defaults.temp), in: 0...1000, openLow: false))
+        settings.topP = Float(try Self.number(object, "top_p", default: Double(defaults.topP), in: 0...1, openLow: true))
+        settings.eosId = try Self.integer(object, "eos_id", default: defaults.eosId, in: -1...(config.vocabularySize - 1))
+        if let seed = object["seed"] {
+            guard case .integer(let value) = seed, value >= 0 else {
+                throw .badRequest("field \"seed\" must be an integer from 0 to \(Int.max); got \(seed.description)")
+            }
+            settings.seed = UInt64(value)
+        }
+        self.settings = settings
+        stream = try Self.boolean(object, "stream", default: defaults.stream)
+        delayMilliseconds = try Self.integer(object, "delay_ms", default: defaults.delayMs, in: 0...Self.maxDelayMilliseconds)
+    }
+
+    private static func integer(_ object: JSONObject, _ key: String, default value: Int, in range: ClosedRange<Int>) throws(APIError) -> Int {
+        guard let field = object[key] else { return value }
+        guard case .integer(let number) = field, range.contains(number) else {
+            throw .badRequest("field \"\(key)\" must be an integer from \(range.lowerBound) to \(range.upperBound); got \(field.description)")
+        }
+        return number
+    }
+
+    private static func number(_ object: JSONObject, _ key: String, default value: Double, in range: ClosedRange<Double>,
+                               openLow: Bool) throws(APIError) -> Double {
+        guard let field = object[key] else { return value }
+        let number: Double
+        switch field {
+        case .integer(let integer): number = Double(integer)
+        case .number(let double): number = double
+        default: number = .nan
+        }
+        guard range.contains(number), !(openLow && number == range.lowerBound) else {
+            let lower = openLow ? "greater than \(range.lowerBound.formatted)" : "from \(range.lowerBound.formatted)"
+            throw .badRequest("field \"\(key)\" must be a number \(lower) to \(range.upperBound.formatted); got \(field.description)")
+        }
+        return number
+    }
+
+    private static func boolean(_ object: JSONObject, _ key: String, default value: Bool) throws(APIError) -> Bool {
+        guard let field = object[key] else { return value }
+        guard case .bool(let flag) = field else {
+            throw .badRequest("field \"\(key)\" must be true or false; got \(field.description)")
+        }
+        return flag
+    }
+}
+
+private extension Double {
+    /// 1.0 as "1", 0.5 as "0.5".
+    var formatted: String { self == rounded() ? String(Int(self)) : String(self) }
+}

@@ -1,0 +1,109 @@
+import Foundation
+import GPT
+
+/// How a generation ended, with its numbers: the last thing a client receives.
+struct JobSummary: Sendable {
+    var finishReason: FinishReason
+    /// Held bytes of an unfinished character, flushed at the end (usually empty).
+    var trailingText: String
+    var usage: GenerationUsage
+    var timings: GenerationTimings
+    var seed: UInt64
+    var queueMilliseconds: Double
+    var timeToFirstTokenMilliseconds: Double?
+}
+
+/// What the model thread tells the side that answers the client.
+enum JobEvent: Sendable {
+    /// Left the queue: prefill begins.
+    case started
+    case token(GeneratedToken)
+    case finished(JobSummary)
+}
+
+/// One request's generation, shared by the HTTP side (which waits for events)
+/// and the model thread (which produces them). Thread-safe.
+final class Job: @unchecked Sendable {  // mutable state is guarded by `condition`
+    let request: GenerateRequest
+    let promptTokens: [Int]
+    let cancellation = CancellationFlag()
+    let submitted = ContinuousClock.now
+
+    private let condition = NSCondition()
+    private var events: [JobEvent] = []
+    private var finishHandlers: [@Sendable (JobSummary, [Int], String) -> Void] = []
+    private var summary: JobSummary?
+    private var ids: [Int] = []
+    private var text = ""
+    private var queued = true
+
+    init(request: GenerateRequest, promptTokens: [Int]) {
+        self.request = request
+        self.promptTokens = promptTokens
+    }
+
+    // MARK: model thread side
+
+    func post(_ event: JobEvent) {
+        var handlers: [@Sendable (JobSummary, [Int], String) -> Void] = []
+        condition.lock()
+        switch event {
+        case .started: queued = false
+        case .token(let token): ids.append(token.id); text += token.text
+        case .finished(let final):
+            summary = final
+            text += final.trailingText
+            handlers = finishHandlers
+            finishHandlers = []
+        }
+        events.append(event)
+        let (finalIDs, finalText) = (ids, text)
+        condition.broadcast()
+        condition.unlock()
+        if case .finished(let final) = event {
+            for handler in handlers { handler(final, finalIDs, finalText) }
+        }
+    }
+
+    // MARK: HTTP side
+
+    /// Still waiting for a generation slot.
+    var isQueued: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return queued
+    }
+
+    /// The next event, or nil if none came within `timeout` seconds.
+    func nextEvent(timeout: TimeInterval) -> JobEvent? {
+        condition.lock()
+        defer { condition.unlock() }
+        if events.isEmpty { _ = condition.wait(until: Date(timeIntervalSinceNow: timeout)) }
+        return events.isEmpty ? nil : events.removeFirst()
+    }
+
+    /// Calls `handler` once with the summary, token ids and text when the job
+    /// ends (at once if it already has).
+    func onFinish(_ handler: @escaping @Sendable (JobSummary, [Int], String) -> Void) {
+        condition.lock()
+        guard let summary else {
+            finishHandlers.append(handler)
+            condition.unlock()
+            return
+        }
+        let (finalIDs, finalText) = (ids, text)
+        condition.unlock()
+        handler(summary, finalIDs, finalText)
+    }
+
+    /// Waits for the end without blocking a thread; cancelling the task cancels the job.
+    func result() async -> (summary: JobSummary, ids: [Int], text: String) {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                onFinish { summary, ids, text in continuation.resume(returning: (summary, ids, text)) }
+            }
+        } onCancel: {
+            cancellation.cancel()
+        }
+    }
+}

@@ -1,0 +1,164 @@
+import Foundation
+import GPT
+
+/// Owns the model, loaded once at startup, and runs every generation on one
+/// serial Dispatch queue: the only place model code runs.
+///
+/// Requests wait in a bounded queue for one of `maxActive` slots. Active
+/// generations advance together, one token each in turn, so nobody waits for
+/// another's whole generation; one that asked for `delay_ms` is skipped until
+/// its next token is due, so the pause never holds the model back. Cancelled
+/// jobs (their client left) are dropped before their next token.
+final class ModelActor: @unchecked Sendable {  // mutable state is guarded by `condition`
+    let textModel: TextModel
+    let maxActive: Int
+    let maxQueued: Int
+
+    private let queue = DispatchQueue(label: "gpt-server.model")
+    private let condition = NSCondition()
+    private var waiting: [Job] = []
+    private var active: [Slot] = []
+    private var stopping = false
+
+    /// An active generation; touched only on the model queue, apart from the list itself.
+    private final class Slot {
+        let job: Job
+        let generator: TokenGenerator
+        var due = ContinuousClock.now
+        var firstTokenMilliseconds: Double?
+        let started = ContinuousClock.now
+        init(job: Job, generator: TokenGenerator) {
+            self.job = job
+            self.generator = generator
+        }
+    }
+
+    init(textModel: TextModel, maxActive: Int, maxQueued: Int) {
+        self.textModel = textModel
+        self.maxActive = maxActive
+        self.maxQueued = maxQueued
+        queue.async { self.run() }
+    }
+
+    var config: GPTConfig { textModel.config }
+
+    /// Active and waiting requests right now.
+    var load: (active: Int, queued: Int) {
+        condition.lock()
+        defer { condition.unlock() }
+        return (active.count, waiting.count)
+    }
+
+    /// Queues a job, or refuses it when every slot and queue place is taken.
+    func submit(_ job: Job) throws(APIError) {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !stopping else { throw .shuttingDown }
+        guard active.count + waiting.count < maxActive + maxQueued else {
+            throw .queueFull(retryAfterSeconds: 1)
+        }
+        waiting.append(job)
+        condition.broadcast()
+    }
+
+    /// Refuses new jobs; the loop ends once the running ones finish.
+    func stop() {
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Waits until no job is active or queued, at most `timeout` seconds; true if idle.
+    func waitUntilIdle(timeout: TimeInterval) -> Bool {
+        let deadline = Date(timeIntervalSinceNow: timeout)
+        condition.lock()
+        defer { condition.unlock() }
+        while !(active.isEmpty && waiting.isEmpty) {
+            if !condition.wait(until: deadline) { return active.isEmpty && waiting.isEmpty }
+        }
+        return true
+    }
+
+    // MARK: the model queue
+
+    private func run() {
+        var turn = 0
+        while let slot = nextSlot(after: &turn) {
+            step(slot)
+        }
+    }
+
+    /// Admits waiting jobs into free slots, drops cancelled ones, and returns
+    /// the next active generation whose token is due (round robin), waiting as needed.
+    private func nextSlot(after turn: inout Int) -> Slot? {
+        condition.lock()
+        defer { condition.unlock() }
+        while true {
+            for job in waiting where job.cancellation.isCancelled {
+                job.post(.finished(cancelledSummary(job)))
+            }
+            waiting.removeAll { $0.cancellation.isCancelled }
+            while active.count < maxActive, !waiting.isEmpty {
+                let job = waiting.removeFirst()
+                do {
+                    let generator = try TokenGenerator(model: textModel.model, tokenizer: textModel.tokenizer,
+                                                       promptTokens: job.promptTokens, settings: job.request.settings,
+                                                       cancellation: job.cancellation)
+                    active.append(Slot(job: job, generator: generator))
+                    job.post(.started)
+                } catch {
+                    // The request was validated before it was queued; this is a bug, but never a crash.
+                    job.post(.finished(cancelledSummary(job)))
+                }
+            }
+            condition.broadcast()  // waitUntilIdle watchers
+            if active.isEmpty {
+                if stopping && waiting.isEmpty { return nil }
+                condition.wait()
+                continue
+            }
+            let now = ContinuousClock.now
+            for offset in 0..<active.count {
+                let index = (turn + offset) % active.count
+                if active[index].due <= now || active[index].job.cancellation.isCancelled {
+                    turn = index + 1
+                    return active[index]
+                }
+            }
+            let earliest = active.map(\.due).min()!
+            _ = condition.wait(until: Date(timeIntervalSinceNow: (earliest - now) / .seconds(1)))
+        }
+    }
+
+    /// One token of one generation, outside the lock.
+    private func step(_ slot: Slot) {
+        if let token = slot.generator.next() {
+            if slot.firstTokenMilliseconds == nil {
+                slot.firstTokenMilliseconds = (ContinuousClock.now - slot.job.submitted) / .milliseconds(1)
+            }
+            slot.due = .now + .milliseconds(slot.job.request.delayMilliseconds)
+            slot.job.post(.token(token))
+            return
+        }
+        let generator = slot.generator
+        let summary = JobSummary(
+            finishReason: generator.finishReason ?? .cancelled, trailingText: generator.trailingText,
+            usage: generator.usage, timings: generator.timings, seed: generator.seed,
+            queueMilliseconds: (slot.started - slot.job.submitted) / .milliseconds(1),
+            timeToFirstTokenMilliseconds: slot.firstTokenMilliseconds)
+        condition.lock()
+        active.removeAll { $0 === slot }
+        condition.broadcast()
+        condition.unlock()
+        slot.job.post(.finished(summary))
+    }
+
+    private func cancelledSummary(_ job: Job) -> JobSummary {
+        JobSummary(finishReason: .cancelled, trailingText: "",
+                   usage: GenerationUsage(promptTokens: job.promptTokens.count, generatedTokens: 0),
+                   timings: GenerationTimings(), seed: job.request.settings.seed ?? 0,
+                   queueMilliseconds: (ContinuousClock.now - job.submitted) / .milliseconds(1),
+                   timeToFirstTokenMilliseconds: nil)
+    }
+}

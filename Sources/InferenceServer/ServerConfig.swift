@@ -1,0 +1,63 @@
+import Foundation
+
+/// Generation defaults for requests that leave a field out: the `generate` tool's.
+public struct GenerationDefaults: Codable, Sendable, Equatable {
+    public var numTokens = 50
+    public var maxSeqLen = 32
+    public var topK = 5
+    public var temp: Float = 1.0
+    public var topP: Float = 1.0
+    public var eosId = -1
+    public var stream = true
+    public var delayMs = 0
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case numTokens = "num_tokens", maxSeqLen = "max_seq_len", topK = "top_k", temp, topP = "top_p"
+        case eosId = "eos_id", stream, delayMs = "delay_ms"
+    }
+}
+
+/// Every setting of `gpt-server` with its default. `config/server.json` holds
+/// the same; environment variables and command-line flags override it.
+public struct ServerConfig: Codable, Sendable, Equatable {
+    /// Address to listen on; 127.0.0.1 keeps the server private to this machine.
+    public var host = "127.0.0.1"
+    public var port = 8080
+    /// Model files; relative paths are resolved against the current directory.
+    public var checkpoint = "models/shakespeare/gpt_checkpoint.bin"
+    public var tokenizer = "models/shakespeare/tokenizer.json"
+    /// Generations advancing together, token by token.
+    public var maxActive = 4
+    /// Requests waiting for a generation slot; beyond it, 503.
+    public var maxQueued = 16
+    /// Cap on a request's num_tokens.
+    public var maxNumTokens = 1024
+    /// Largest request body; beyond it, 413.
+    public var maxBodyBytes = 1 << 20
+    /// libmicrohttpd limits: open connections, connections per client IP,
+    /// seconds of client silence before closing, memory pool per connection.
+    public var maxConnections = 64
+    public var maxConnectionsPerIp = 16
+    public var connectionTimeoutSeconds = 30
+    public var connectionMemoryBytes = 64 * 1024
+    /// Seconds in-flight streams may take to finish after SIGINT/SIGTERM.
+    public var drainTimeoutSeconds = 30
+    /// Interval of keep-alive lines on NDJSON and SSE streams while a request waits.
+    public var keepAliveMilliseconds = 1000
+    /// Compute threads for matrix products.
+    public var threads = 2
+    public var defaults = GenerationDefaults()
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case host, port, checkpoint, tokenizer
+        case maxActive = "max_active", maxQueued = "max_queued", maxNumTokens = "max_num_tokens"
+        case maxBodyBytes = "max_body_bytes", maxConnections = "max_connections"
+        case maxConnectionsPerIp = "max_connections_per_ip", connectionTimeoutSeconds = "connection_timeout_seconds"
+        case connectionMemoryBytes = "connection_memory_bytes", drainTimeoutSeconds = "drain_timeout_seconds"
+        case keepAliveMilliseconds = "keep_alive_milliseconds", threads, defaults
+    }
+}

@@ -1,0 +1,125 @@
+import Foundation
+import GPT
+
+/// The wire formats of a streamed `/generate` response, chosen by `Accept`.
+enum StreamFormat: String, CaseIterable {
+    /// Raw text as it is produced (`curl -N` shows it appear).
+    case text = "text/plain"
+    /// One JSON object per line: tokens, then a final `done` object.
+    case ndjson = "application/x-ndjson"
+    /// The same objects as server-sent events.
+    case sse = "text/event-stream"
+
+    var contentType: String { self == .text ? "text/plain; charset=utf-8" : rawValue }
+
+    /// The first supported type in `Accept`, by quality then order; text when none is named.
+    static func negotiate(accept: String?) -> StreamFormat {
+        guard let accept else { return .text }
+        var best: (format: StreamFormat, quality: Double)?
+        for part in accept.split(separator: ",") {
+            let pieces = part.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            guard let format = StreamFormat(rawValue: pieces[0]) else { continue }
+            let quality = pieces.dropFirst().first { $0.hasPrefix("q=") }.flatMap { Double($0.dropFirst(2)) } ?? 1
+            if quality > 0, quality > (best?.quality ?? 0) { best = (format, quality) }
+        }
+        return best?.format ?? .text
+    }
+
+    func token(_ token: GeneratedToken) -> [UInt8] {
+        switch self {
+        case .text: return Array(token.text.utf8)
+        case .ndjson, .sse: return frame(TokenMessage(text: token.text, id: token.id))
+        }
+    }
+
+    /// The end of the stream: leftover text, then (for JSON formats) the summary.
+    func final(_ summary: JobSummary) -> [UInt8] {
+        switch self {
+        case .text: return Array(summary.trailingText.utf8)
+        case .ndjson, .sse:
+            let trailing = summary.trailingText.isEmpty ? [] : frame(TokenMessage(text: summary.trailingText, id: nil))
+            return trailing + frame(DoneMessage(summary))
+        }
+    }
+
+    /// Sent while a request waits, so proxies and clients keep the stream open; nil for text.
+    var keepAlive: [UInt8]? {
+        switch self {
+        case .text: return nil
+        case .ndjson: return Array("{\"status\":\"queued\"}\n".utf8)
+        case .sse: return Array(": queued\n\n".utf8)
+        }
+    }
+
+    private func frame<Message: Encodable>(_ message: Message) -> [UInt8] {
+        let json = JSONCoding.encode(message)
+        return self == .sse ? Array("data: ".utf8) + json + Array("\n\n".utf8) : json + [0x0A]
+    }
+}
+
+struct TokenMessage: Encodable {
+    let text: String
+    let id: Int?
+}
+
+struct Usage: Encodable {
+    let prompt_tokens: Int
+    let completion_tokens: Int
+    let total_tokens: Int
+    init(_ usage: GenerationUsage) {
+        prompt_tokens = usage.promptTokens
+        completion_tokens = usage.generatedTokens
+        total_tokens = usage.promptTokens + usage.generatedTokens
+    }
+}
+
+struct Timings: Encodable {
+    let queue_ms: Double
+    let prefill_ms: Double
+    let time_to_first_token_ms: Double?
+    let decode_ms: Double
+    let ms_per_token: Double
+    let tokens_per_second: Double
+    init(_ summary: JobSummary) {
+        queue_ms = summary.queueMilliseconds
+        prefill_ms = summary.timings.prefillMilliseconds
+        time_to_first_token_ms = summary.timeToFirstTokenMilliseconds
+        decode_ms = summary.timings.decodeMilliseconds
+        ms_per_token = summary.timings.millisecondsPerToken
+        tokens_per_second = summary.timings.tokensPerSecond
+    }
+}
+
+/// The last object of an NDJSON or SSE stream.
+struct DoneMessage: Encodable {
+    let done = true
+    let finish_reason: String
+    let usage: Usage
+    let timings: Timings
+    let seed: UInt64
+    init(_ summary: JobSummary) {
+        finish_reason = summary.finishReason.rawValue
+        usage = Usage(summary.usage)
+        timings = Timings(summary)
+        seed = summary.seed
+    }
+}
+
+/// The body of a non-streamed response.
+struct CompletionMessage: Encodable {
+    let text: String
+    let token_ids: [Int]
+    let finish_reason: String
+    let usage: Usage
+    let timings: Timings
+    let seed: UInt64
+}
+
+enum JSONCoding {
+    /// Compact JSON with sorted keys; a fresh encoder per call keeps this thread-safe.
+    static func encode<Value: Encodable>(_ value: Value) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return Array(try! encoder.encode(value))
+    }
+}

@@ -1,0 +1,128 @@
+import ArgumentParser
+import Foundation
+import GPT
+import HTTP
+import InferenceServer
+import Logging
+
+/// `gpt-server`: reads the configuration, starts listening, loads the model,
+/// and drains in-flight streams on SIGINT/SIGTERM. Wiring only.
+struct Server: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gpt-server",
+        abstract: "Serve a GPT-2 model over HTTP: POST /generate streams tokens as they are produced.",
+        discussion: """
+        Settings come from, in increasing priority: built-in defaults, the config file \
+        (config/server.json), environment variables (GPT_SERVER_PORT, GPT_SERVER_DEFAULTS_TOP_K, ...), \
+        then these flags.
+        """
+    )
+
+    @Option(help: "Config file (default: config/server.json when it exists).") var config: String?
+    @Option(help: "Address to listen on.") var host: String?
+    @Option(help: "Port to listen on (0 = any free port).") var port: Int?
+    @Option(name: .customLong("ckpt"), help: "Checkpoint file.") var checkpoint: String?
+    @Option(help: "tokenizer.json file.") var tokenizer: String?
+    @Option(name: .customLong("set"), help: "Any setting as KEY=VALUE, e.g. max_active=8 or defaults.top_k=40 (repeatable).")
+    var overrides: [String] = []
+
+    func run() throws {
+        let settings: ServerConfig
+        do {
+            settings = try loadConfig()
+        } catch {
+            fail("\(error)", status: 2)
+        }
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        var logger = Logger(label: "gpt-server")
+        logger.logLevel = .info
+        ComputeThreads.set(settings.threads)
+
+        let router = Router(config: settings, logger: logger)
+        let limits = ServerLimits(maxConnections: settings.maxConnections, maxConnectionsPerIP: settings.maxConnectionsPerIp,
+                                  connectionTimeoutSeconds: settings.connectionTimeoutSeconds,
+                                  memoryLimitPerConnection: settings.connectionMemoryBytes, maxBodyBytes: settings.maxBodyBytes)
+        let server: HTTPServer
+        do {
+            server = try HTTPServer(host: settings.host, port: settings.port, limits: limits) { await router.handle($0) }
+        } catch {
+            fail("cannot listen on \(settings.host):\(settings.port): \(error)", status: 1)
+        }
+
+        let paths = modelPaths(settings)
+        let textModel: TextModel
+        do {
+            textModel = try TextModel(checkpointPath: paths.checkpoint, tokenizerPath: paths.tokenizer)
+        } catch {
+            server.stop()
+            fail("cannot load the model: \(error)", status: 1)
+        }
+        router.modelLoaded(textModel)
+        let shape = textModel.config
+        logger.info("listening", metadata: [
+            "url": "http://\(settings.host):\(server.port)", "checkpoint": "\(paths.checkpoint)",
+            "layers": "\(shape.layers)", "channels": "\(shape.channels)", "vocab": "\(shape.vocabularySize)",
+        ])
+        // The port line on stdout lets scripts (and tests) find an ephemeral port.
+        FileHandle.standardOutput.write(Data("gpt-server listening on http://\(settings.host):\(server.port)\n".utf8))
+
+        let signals = [SIGINT, SIGTERM].map { (number: Int32) -> DispatchSourceSignal in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                logger.info("shutting down", metadata: ["drain_timeout_s": "\(settings.drainTimeoutSeconds)"])
+                server.stopAccepting()
+                let drained = router.drain(timeout: TimeInterval(settings.drainTimeoutSeconds))
+                if !drained { logger.warning("drain timeout: closing streams still running") }
+                server.stop()
+                Foundation.exit(0)
+            }
+            source.resume()
+            return source
+        }
+        withExtendedLifetime(signals) { dispatchMain() }
+    }
+
+    func loadConfig() throws -> ServerConfig {
+        var loader = ConfigLoader()
+        let defaultFile = "config/server.json"
+        if let config {
+            try loader.apply(file: config)
+        } else if FileManager.default.fileExists(atPath: defaultFile) {
+            try loader.apply(file: defaultFile)
+        }
+        try loader.apply(environment: ProcessInfo.processInfo.environment)
+        let flags: [(String, String?)] = [("host", host), ("port", port.map(String.init)),
+                                          ("checkpoint", checkpoint), ("tokenizer", tokenizer)]
+        for (key, value) in flags {
+            if let value { try loader.set(key, text: key == "port" ? value : "\"\(value)\"", source: "--\(key)") }
+        }
+        for override in overrides { try loader.apply(override: override, source: "--set") }
+        let settings = try loader.config()
+        try settings.validate()
+        return settings
+    }
+
+    /// The configured files; the default relative paths also find the bundled
+    /// model when the server is started from another directory.
+    func modelPaths(_ settings: ServerConfig) -> (checkpoint: String, tokenizer: String) {
+        let defaults = ServerConfig()
+        var paths = (checkpoint: settings.checkpoint, tokenizer: settings.tokenizer)
+        if paths.checkpoint == defaults.checkpoint, !FileManager.default.fileExists(atPath: paths.checkpoint),
+           let bundled = BundledModel.locate() {
+            paths.checkpoint = bundled.appendingPathComponent("gpt_checkpoint.bin").path
+        }
+        if paths.tokenizer == defaults.tokenizer, !FileManager.default.fileExists(atPath: paths.tokenizer),
+           let bundled = BundledModel.locate() {
+            paths.tokenizer = bundled.appendingPathComponent("tokenizer.json").path
+        }
+        return paths
+    }
+
+    func fail(_ message: String, status: Int32) -> Never {
+        FileHandle.standardError.write(Data("gpt-server: error: \(message)\n".utf8))
+        Foundation.exit(status)
+    }
+}
+
+Server.main()
