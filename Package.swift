@@ -73,9 +73,14 @@ let package = Package(
             dependencies: ["GPT"],
             exclude: ["Fixtures"]
         ),
+        // A raw-socket HTTP client, to see chunk framing and to hang up mid-stream.
+        .target(
+            name: "HTTPTestSupport",
+            path: "Tests/HTTPTestSupport"
+        ),
         .testTarget(
             name: "HTTPTests",
-            dependencies: ["HTTP"]
+            dependencies: ["HTTP", "HTTPTestSupport"]
         ),
         // Runs the built executables; depending on them makes `swift test` build them.
         .testTarget(

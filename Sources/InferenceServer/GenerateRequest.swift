@@ -80,8 +80,9 @@ struct GenerateRequest: Sendable, Equatable {
         default: number = .nan
         }
         guard range.contains(number), !(openLow && number == range.lowerBound) else {
-            let lower = openLow ? "greater than \(range.lowerBound.formatted)" : "from \(range.lowerBound.formatted)"
-            throw .badRequest("field \"\(key)\" must be a number \(lower) to \(range.upperBound.formatted); got \(field.description)")
+            let bounds = openLow ? "greater than \(range.lowerBound.formatted) and at most \(range.upperBound.formatted)"
+                                 : "from \(range.lowerBound.formatted) to \(range.upperBound.formatted)"
+            throw .badRequest("field \"\(key)\" must be a number \(bounds); got \(field.description)")
         }
         return number
     }

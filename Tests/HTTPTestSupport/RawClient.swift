@@ -1,26 +1,26 @@
 import Foundation
 import Glibc
 
-struct ClientError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+public struct ClientError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }
 
 /// Status line and headers of a response, as read off the wire.
-struct ResponseHead {
-    var status: Int
+public struct ResponseHead {
+    public var status: Int
     /// Lower-cased names.
-    var headers: [String: String]
+    public var headers: [String: String]
 }
 
 /// A deliberately dumb HTTP/1.1 client on a raw POSIX socket, so the tests
 /// can see chunk framing and timing exactly and can hang up at any moment.
-final class RawClient {
+public final class RawClient {
     private var fd: Int32
     private var buffer: [UInt8] = []
 
     /// Connects to 127.0.0.1:`port`; throws (with errno) if refused.
-    init(port: Int) throws {
+    public init(port: Int) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw ClientError("socket: errno \(errno)") }
         var one: Int32 = 1
@@ -43,18 +43,18 @@ final class RawClient {
 
     deinit { close() }
 
-    func close() {
+    public func close() {
         if fd >= 0 {
             Glibc.close(fd)
             fd = -1
         }
     }
 
-    func send(_ text: String) throws {
+    public func send(_ text: String) throws {
         try send(Array(text.utf8))
     }
 
-    func send(_ bytes: [UInt8]) throws {
+    public func send(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
             let sent = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
@@ -76,7 +76,7 @@ final class RawClient {
     }
 
     /// Bytes up to and including `delimiter`.
-    func read(until delimiter: String, timeout: Double = 5) throws -> [UInt8] {
+    public func read(until delimiter: String, timeout: Double = 5) throws -> [UInt8] {
         let needle = Array(delimiter.utf8)
         let deadline = Date(timeIntervalSinceNow: timeout)
         while true {
@@ -89,7 +89,7 @@ final class RawClient {
         }
     }
 
-    func read(count: Int, timeout: Double = 5) throws -> [UInt8] {
+    public func read(count: Int, timeout: Double = 5) throws -> [UInt8] {
         let deadline = Date(timeIntervalSinceNow: timeout)
         while buffer.count < count {
             guard try fill(deadline: deadline) else { throw ClientError("connection closed after \(buffer.count) of \(count) bytes") }
@@ -107,7 +107,7 @@ final class RawClient {
         return nil
     }
 
-    func readHead(timeout: Double = 5) throws -> ResponseHead {
+    public func readHead(timeout: Double = 5) throws -> ResponseHead {
         let text = String(decoding: try read(until: "\r\n\r\n", timeout: timeout), as: UTF8.self)
         var lines = text.components(separatedBy: "\r\n").filter { !$0.isEmpty }
         let statusLine = lines.removeFirst().split(separator: " ")
@@ -124,7 +124,7 @@ final class RawClient {
 
     /// One chunk of a chunked body, parsed strictly; nil for the final 0-chunk
     /// (whose empty trailer is consumed too).
-    func readChunk(timeout: Double = 5) throws -> [UInt8]? {
+    public func readChunk(timeout: Double = 5) throws -> [UInt8]? {
         let sizeLine = String(decoding: try read(until: "\r\n", timeout: timeout).dropLast(2), as: UTF8.self)
         guard let size = Int(sizeLine.split(separator: ";")[0], radix: 16) else {
             throw ClientError("bad chunk size line \(sizeLine.debugDescription)")
@@ -141,14 +141,14 @@ final class RawClient {
     }
 
     /// All chunks up to the final one, concatenated.
-    func readChunkedBody(timeout: Double = 5) throws -> [UInt8] {
+    public func readChunkedBody(timeout: Double = 5) throws -> [UInt8] {
         var body: [UInt8] = []
         while let chunk = try readChunk(timeout: timeout) { body += chunk }
         return body
     }
 
     /// True if the server closes the connection (after any unread bytes) in time.
-    func waitForClose(timeout: Double = 5) -> Bool {
+    public func waitForClose(timeout: Double = 5) -> Bool {
         let deadline = Date(timeIntervalSinceNow: timeout)
         buffer.removeAll()
         while true {
@@ -161,7 +161,7 @@ final class RawClient {
     }
 
     /// Sends a simple request.
-    func request(_ method: String = "GET", _ target: String, headers: [String] = [], body: String? = nil) throws {
+    public func request(_ method: String = "GET", _ target: String, headers: [String] = [], body: String? = nil) throws {
         var text = "\(method) \(target) HTTP/1.1\r\nHost: localhost\r\n"
         for header in headers { text += header + "\r\n" }
         if let body { text += "Content-Length: \(body.utf8.count)\r\n" }
