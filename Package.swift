@@ -82,6 +82,15 @@ let package = Package(
             name: "HTTPTests",
             dependencies: ["HTTP", "HTTPTestSupport"]
         ),
+        // Starts gpt-server processes and talks to them over loopback.
+        .testTarget(
+            name: "ServerTests",
+            dependencies: ["GPT", "HTTPTestSupport", "gpt-server"]
+        ),
+        .testTarget(
+            name: "InferenceServerTests",
+            dependencies: ["InferenceServer"]
+        ),
         // Runs the built executables; depending on them makes `swift test` build them.
         .testTarget(
             name: "CLITests",

@@ -19,10 +19,11 @@ final class BlockingHandlerCall: @unchecked Sendable {
     static func run(
         _ handler: @escaping @Sendable (HTTPRequest) async -> HTTPResponse,
         request: HTTPRequest,
+        executor: HandlerExecutor,
         shouldAbandon: () -> Bool
     ) -> HTTPResponse? {
         let call = BlockingHandlerCall()
-        let task = Task.detached {
+        let task = Task.detached(executorPreference: executor) {
             let response = await handler(request)
             if !call.deliver(response) {
                 dispose(response, client: request.client)
@@ -80,5 +81,20 @@ final class BlockingHandlerCall: @unchecked Sendable {
         guard response == nil else { return false }
         abandoned = true
         return true
+    }
+}
+
+/// Runs handler Tasks on Dispatch threads instead of Swift's shared pool.
+///
+/// The shared pool has one thread per core (two here); anything else in the
+/// process that blocks those threads (a test's socket read, a library's lock)
+/// would otherwise stall every request. Handlers here never wait for a free
+/// pool thread.
+final class HandlerExecutor: TaskExecutor {
+    private let queue = DispatchQueue(label: "http.handlers", attributes: .concurrent)
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        queue.async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 }

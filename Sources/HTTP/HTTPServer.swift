@@ -44,6 +44,13 @@ public final class HTTPServer: Sendable {
         daemon.stopAccepting()
     }
 
+    /// Waits until every request received so far has been answered in full
+    /// (streams included), at most `timeout` seconds; true if all were.
+    /// With ``stopAccepting()`` first, this drains the server gracefully.
+    public func waitUntilIdle(timeout: Double) -> Bool {
+        daemon.waitUntilIdle(timeout: timeout)
+    }
+
     /// Closes every connection and waits for their threads to end. Handlers
     /// still running are cancelled and their answers dropped; stream producers
     /// see their writes fail. Idempotent; also done on deinit.

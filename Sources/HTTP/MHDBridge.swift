@@ -27,12 +27,20 @@ import Synchronization
 final class ServerContext: Sendable {
     let handler: @Sendable (HTTPRequest) async -> HTTPResponse
     let limits: ServerLimits
+    /// Runs handlers on threads of their own, away from the shared pool.
+    let executor = HandlerExecutor()
     private let stopping = Atomic<Bool>(false)
+    private let requestsInFlight = Atomic<Int>(0)
 
     init(limits: ServerLimits, handler: @escaping @Sendable (HTTPRequest) async -> HTTPResponse) {
         self.limits = limits
         self.handler = handler
     }
+
+    /// Requests received and not yet completed (their responses still being sent).
+    var openRequests: Int { requestsInFlight.load(ordering: .acquiring) }
+    func requestBegan() { requestsInFlight.add(1, ordering: .acquiringAndReleasing) }
+    func requestEnded() { requestsInFlight.subtract(1, ordering: .acquiringAndReleasing) }
 
     /// Set by `stop()`: connection threads stop waiting for handlers.
     var isStopping: Bool {
@@ -44,6 +52,8 @@ final class ServerContext: Sendable {
 /// Per-request state, touched only by the request's connection thread.
 private final class RequestState {
     let client: ClientConnection
+    /// Counts this request as open from the first callback to completion.
+    private let context: ServerContext
     var body: [UInt8] = []
     /// The body outgrew maxBodyBytes; the rest is discarded.
     var bodyTooLarge = false
@@ -52,9 +62,13 @@ private final class RequestState {
     /// A response has been queued; nothing more to do but drain the upload.
     var responded = false
 
-    init(client: ClientConnection) {
+    init(client: ClientConnection, context: ServerContext) {
         self.client = client
+        self.context = context
+        context.requestBegan()
     }
+
+    deinit { context.requestEnded() }
 }
 
 /// A running libmicrohttpd daemon.
@@ -114,6 +128,16 @@ final class MHDDaemon: Sendable {
 
     /// Stops the daemon: closes every connection and joins every connection
     /// thread. Handlers still running are cancelled and their answers dropped.
+    /// Waits until every open request has completed, at most `timeout` seconds.
+    func waitUntilIdle(timeout: Double) -> Bool {
+        let deadline = ContinuousClock.now + .milliseconds(Int(timeout * 1000))
+        while context.openRequests > 0 {
+            if ContinuousClock.now >= deadline { return false }
+            usleep(10_000)
+        }
+        return true
+    }
+
     func stop() {
         state.withLock { state in
             guard let daemon = state.daemon else { return }
@@ -146,7 +170,7 @@ private func accessHandler(
     let server = Unmanaged<ServerContext>.fromOpaque(cls).takeUnretainedValue()
 
     guard let existing = requestSlot.pointee else {
-        let state = RequestState(client: ClientConnection(socket: cmhd_connection_fd(connection)))
+        let state = RequestState(client: ClientConnection(socket: cmhd_connection_fd(connection)), context: server)
         requestSlot.pointee = Unmanaged.passRetained(state).toOpaque()
         return beginRequest(connection, state: state, server: server)
     }
@@ -212,7 +236,7 @@ private func respond(
     server: ServerContext
 ) -> MHD_Result {
     guard let response = BlockingHandlerCall.run(
-        server.handler, request: request, shouldAbandon: { server.isStopping }
+        server.handler, request: request, executor: server.executor, shouldAbandon: { server.isStopping }
     ) else {
         return .NO  // server stopping: close the connection without a response
     }

@@ -71,8 +71,11 @@ struct Server: ParsableCommand {
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler {
                 logger.info("shutting down", metadata: ["drain_timeout_s": "\(settings.drainTimeoutSeconds)"])
+                let deadline = Date(timeIntervalSinceNow: TimeInterval(settings.drainTimeoutSeconds))
                 server.stopAccepting()
-                let drained = router.drain(timeout: TimeInterval(settings.drainTimeoutSeconds))
+                // First the generations, then the bytes still on their way to clients.
+                let drained = router.drain(timeout: deadline.timeIntervalSinceNow)
+                    && server.waitUntilIdle(timeout: max(0, deadline.timeIntervalSinceNow))
                 if !drained { logger.warning("drain timeout: closing streams still running") }
                 server.stop()
                 Foundation.exit(0)

@@ -1,0 +1,59 @@
+import Foundation
+import Testing
+@testable import InferenceServer
+
+@Suite struct ConfigTests {
+    static let configFile = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("config/server.json").path
+
+    /// config/server.json holds every setting, each at its built-in default.
+    @Test func committedConfigFileListsEveryDefault() throws {
+        var loader = ConfigLoader()
+        try loader.apply(file: Self.configFile)
+        #expect(try loader.config() == ServerConfig())
+        let object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.configFile))) as! [String: Any]
+        let keys = object.keys.filter { $0 != "defaults" } + (object["defaults"] as! [String: Any]).keys.map { "defaults.\($0)" }
+        #expect(Set(keys) == Set(loader.keys))
+    }
+
+    /// Defaults < file < environment < flags.
+    @Test func laterLayersOverrideEarlierOnes() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("server-\(UUID().uuidString).json")
+        try Data(#"{"port": 9000, "max_active": 2, "defaults": {"top_k": 7}}"#.utf8).write(to: file)
+        var loader = ConfigLoader()
+        try loader.apply(file: file.path)
+        try loader.apply(environment: ["GPT_SERVER_PORT": "9100", "GPT_SERVER_DEFAULTS_TEMP": "0.5", "UNRELATED": "x"])
+        try loader.apply(override: "port=9200", source: "--set")
+        let config = try loader.config()
+        #expect(config.port == 9200)
+        #expect(config.maxActive == 2)
+        #expect(config.defaults.topK == 7)
+        #expect(config.defaults.temp == 0.5)
+        #expect(config.host == "127.0.0.1")
+    }
+
+    @Test func refusesUnknownSettingsAndWrongTypes() throws {
+        var loader = ConfigLoader()
+        #expect(throws: ConfigError.self) { try loader.apply(override: "max_actve=3", source: "--set") }
+        do { try loader.apply(override: "max_actve=3", source: "--set") } catch {
+            #expect("\(error)".contains("unknown setting \"max_actve\""))
+        }
+        do { try loader.apply(environment: ["GPT_SERVER_PORT": "eighty"]) } catch {
+            #expect("\(error)".contains("GPT_SERVER_PORT"))
+        }
+        var bad = ServerConfig()
+        bad.maxActive = 0
+        #expect(throws: ConfigError.self) { try bad.validate() }
+    }
+}
+
+@Suite struct StreamFormatTests {
+    @Test(arguments: [
+        (nil, StreamFormat.text), ("*/*", .text), ("application/x-ndjson", .ndjson), ("text/event-stream", .sse),
+        ("text/html, text/event-stream;q=0.9", .sse), ("application/x-ndjson;q=0.5, text/event-stream", .sse),
+        ("text/event-stream;q=0, application/x-ndjson", .ndjson), ("TEXT/EVENT-STREAM", .sse),
+    ] as [(String?, StreamFormat)])
+    func acceptChoosesTheFormat(case: (String?, StreamFormat)) {
+        #expect(StreamFormat.negotiate(accept: `case`.0) == `case`.1)
+    }
+}

@@ -1,0 +1,238 @@
+import Foundation
+import HTTPTestSupport
+import Testing
+
+/// `gpt-server` as a client sees it: real HTTP over loopback to a real process.
+/// Serialized: each test starts its own server, and timing-sensitive checks
+/// should not compete with each other for the two cores.
+@Suite(.serialized) struct ServerTests {
+    @Test func healthAndModelDescribeTheLoadedModel() throws {
+        let server = try ServerProcess()
+        let (health, healthBody) = try server.roundTrip("GET", "/health")
+        #expect(health.status == 200)
+        #expect(healthBody.contains("\"status\":\"ok\""))
+        let (model, body) = try server.roundTrip("GET", "/model")
+        #expect(model.status == 200)
+        let info = try JSONSerialization.jsonObject(with: Data(body.utf8)) as! [String: Any]
+        #expect(info["layers"] as? Int == 2 && info["heads"] as? Int == 2 && info["channels"] as? Int == 64)
+        #expect(info["vocab_size"] as? Int == 2100 && info["context_length"] as? Int == 256)
+        #expect((info["checkpoint"] as? String)?.hasSuffix(".bin") == true)
+    }
+
+    /// The default format streams raw text in chunks; the first token arrives
+    /// while later ones are still being generated (the client hangs up after it,
+    /// and the server logs far fewer tokens than were asked for).
+    @Test func plainTextStreamsTokenByToken() throws {
+        let server = try ServerProcess()
+        let client = try server.generate(#"{"prompt": "To be, or not to be:", "num_tokens": 1000, "delay_ms": 20, "seed": 3}"#)
+        let head = try client.readHead()
+        #expect(head.status == 200)
+        #expect(head.headers["transfer-encoding"] == "chunked")
+        #expect(head.headers["content-type"] == "text/plain; charset=utf-8")
+        let first = try client.readChunk()
+        #expect(first != nil && !first!.isEmpty)
+        client.close()
+        #expect(try eventually { try server.load().active == 0 })
+        server.process.terminate()
+        server.process.waitUntilExit()
+        let log = server.logText
+        let line = log.split(separator: "\n").first { $0.contains("path=/generate") && $0.contains("tokens=") }
+        let tokens = line.flatMap { $0.split(separator: " ").first { $0.hasPrefix("tokens=") } }.flatMap { Int($0.dropFirst(7)) }
+        #expect(tokens != nil && tokens! < 1000, "log: \(log)")
+    }
+
+    @Test func ndjsonSseAndJsonCarryTheSameSeededTokens() throws {
+        let server = try ServerProcess()
+        let request = #"{"prompt": "My kingdom for a", "num_tokens": 24, "seed": 77, "temp": 0.9, "top_k": 40"#
+        let ndjson = try LineReader(server.generate(request + "}", accept: "application/x-ndjson"))
+        #expect(try ndjson.client.readHead().headers["content-type"] == "application/x-ndjson")
+        let streamed = try ndjson.readAll()
+        #expect(streamed.ids.count == 24)
+        #expect(streamed.done["finish_reason"] as? String == "length")
+        #expect(streamed.done["seed"] as? Int == 77)
+        let usage = streamed.done["usage"] as! [String: Any]
+        #expect(usage["completion_tokens"] as? Int == 24)
+        #expect((usage["prompt_tokens"] as? Int ?? 0) > 0)
+        let timings = streamed.done["timings"] as! [String: Any]
+        #expect(timings["prefill_ms"] is Double && timings["ms_per_token"] is Double && timings["time_to_first_token_ms"] is Double)
+
+        let (head, body) = try server.roundTrip("POST", "/generate", headers: ["Content-Type: application/json"],
+                                                body: request + #", "stream": false}"#)
+        #expect(head.status == 200 && head.headers["content-type"] == "application/json")
+        let whole = try JSONSerialization.jsonObject(with: Data(body.utf8)) as! [String: Any]
+        #expect(whole["token_ids"] as? [Int] == streamed.ids)
+        #expect(whole["text"] as? String == streamed.text)
+
+        let sse = try server.generate(request + "}", accept: "text/event-stream")
+        let (sseHead, events) = try ServerProcess.readResponse(sse)
+        #expect(sseHead.headers["content-type"] == "text/event-stream")
+        let payloads = events.components(separatedBy: "\n\n").filter { !$0.isEmpty }
+        #expect(payloads.allSatisfy { $0.hasPrefix("data: ") })
+        let objects = try payloads.map { try JSONSerialization.jsonObject(with: Data($0.dropFirst(6).utf8)) as! [String: Any] }
+        #expect(objects.compactMap { $0["id"] as? Int } == streamed.ids)
+        #expect(objects.last?["done"] as? Bool == true)
+    }
+
+    /// Several clients at once: every request advances while the others run,
+    /// and a seeded request gives the same tokens alone or among others.
+    @Test func concurrentRequestsAdvanceTogetherAndStayReproducible() throws {
+        let server = try ServerProcess(["max_active=4", "max_num_tokens=5000"])
+        let seeded = #"{"prompt": "Once more unto the breach", "num_tokens": 40, "seed": 5, "top_k": 0}"#
+        let alone = try LineReader(server.generate(seeded, accept: "application/x-ndjson"))
+        _ = try alone.client.readHead()
+        let aloneIds = try alone.readAll().ids
+
+        // A long request starts first; the seeded one joins while it runs.
+        let long = try LineReader(server.generate(#"{"prompt": "A", "num_tokens": 4000, "seed": 1}"#, accept: "application/x-ndjson"))
+        _ = try long.client.readHead()
+        _ = try long.next()
+        let others = try (0..<2).map { i in
+            try LineReader(server.generate(#"{"prompt": "Friends, Romans", "num_tokens": 30, "seed": \#(i)}"#, accept: "application/x-ndjson"))
+        }
+        let together = try LineReader(server.generate(seeded, accept: "application/x-ndjson"))
+        _ = try together.client.readHead()
+        let togetherIds = try together.readAll().ids
+        #expect(togetherIds == aloneIds)
+        // The long request is still going: the short ones did not wait for it to finish.
+        #expect(try server.load().active >= 1)
+        for other in others {
+            _ = try other.client.readHead()
+            #expect(try other.readAll().ids.count == 30)
+        }
+        let rest = try long.readAll()
+        #expect(rest.done["finish_reason"] as? String == "length")
+        #expect(rest.ids.count == 3999)
+    }
+
+    @Test func queueFullAnswers503WithRetryAfter() throws {
+        let server = try ServerProcess(["max_active=1", "max_queued=1"])
+        let slow = #"{"prompt": "A", "num_tokens": 500, "delay_ms": 20}"#
+        let active = try server.generate(slow, accept: "application/x-ndjson")
+        #expect(try active.readHead().status == 200)
+        #expect(try eventually { try server.load().active == 1 })
+        let queued = try server.generate(slow, accept: "application/x-ndjson")
+        #expect(try queued.readHead().status == 200)
+        #expect(try eventually { try server.load().queued == 1 })
+        let (head, body) = try server.roundTrip("POST", "/generate", headers: ["Content-Type: application/json"], body: slow)
+        #expect(head.status == 503)
+        #expect(head.headers["retry-after"] == "1")
+        #expect(body.contains("\"code\":\"queue_full\""))
+    }
+
+    /// While a request waits, NDJSON gets keep-alive lines; when its client hangs
+    /// up, the request leaves the queue although nothing was ever sent to it.
+    @Test func queuedRequestsKeepAliveAndAreDroppedWhenTheirClientLeaves() throws {
+        let server = try ServerProcess(["max_active=1", "keep_alive_milliseconds=100"])
+        let active = try server.generate(#"{"prompt": "A", "num_tokens": 400, "delay_ms": 25}"#, accept: "application/x-ndjson")
+        _ = try active.readHead()
+        #expect(try eventually { try server.load().active == 1 })
+        let waiting = LineReader(try server.generate(#"{"prompt": "B", "num_tokens": 5}"#, accept: "application/x-ndjson"))
+        #expect(try waiting.client.readHead().status == 200)
+        let keepAlive = try waiting.next(timeout: 5)
+        #expect(keepAlive?["status"] as? String == "queued")
+        #expect(try server.load().queued == 1)
+        waiting.client.close()
+        #expect(try eventually { try server.load().queued == 0 })
+        #expect(try server.load().active == 1)  // the running request goes on
+    }
+
+    /// A client that hangs up mid-stream frees the model within a token.
+    @Test func disconnectMidStreamCancelsTheGeneration() throws {
+        let server = try ServerProcess(["max_num_tokens=100000"])
+        let client = try server.generate(#"{"prompt": "A", "num_tokens": 100000}"#)
+        _ = try client.readHead()
+        _ = try client.readChunk()
+        #expect(try server.load().active == 1)
+        client.close()
+        #expect(try eventually { try server.load().active == 0 })
+    }
+
+    @Test(arguments: [
+        (#"{"prompt": "x", "ckpt": "other.bin"}"#, "model_fixed", "fixed when the server starts"),
+        (#"{"prompt": "x", "tokenizer": "t.json"}"#, "model_fixed", "tokenizer cannot be chosen"),
+        (#"{"prompt": "x", "colour": "blue"}"#, "unknown_field", "unknown field \"colour\""),
+        (#"{"prompt": "x", "num_tokens": "ten"}"#, "invalid_request", "\"num_tokens\" must be an integer from 0 to 1024"),
+        (#"{"prompt": "x", "num_tokens": 1025}"#, "invalid_request", "from 0 to 1024; got 1025"),
+        (#"{"prompt": "x", "max_seq_len": 257}"#, "invalid_request", "\"max_seq_len\" must be an integer from 1 to 256"),
+        (#"{"prompt": "x", "temp": -0.5}"#, "invalid_request", "\"temp\" must be a number from 0"),
+        (#"{"prompt": "x", "top_p": 1.5}"#, "invalid_request", "\"top_p\" must be a number greater than 0 and at most 1"),
+        (#"{"prompt": "x", "top_k": -1}"#, "invalid_request", "\"top_k\" must be an integer from 0"),
+        (#"{"prompt": "x", "eos_id": 2100}"#, "invalid_request", "\"eos_id\" must be an integer from -1 to 2099"),
+        (#"{"prompt": "x", "stream": "yes"}"#, "invalid_request", "\"stream\" must be true or false"),
+        (#"{"prompt": "x", "delay_ms": -5}"#, "invalid_request", "\"delay_ms\" must be an integer from 0"),
+        (#"{"prompt": ""}"#, "invalid_request", "\"prompt\" must be a non-empty string"),
+        (#"{"num_tokens": 3}"#, "invalid_request", "\"prompt\" is required"),
+        (#"["prompt"]"#, "invalid_request", "must be a JSON object"),
+        (#"{"prompt": "x",}"#, "invalid_json", "not valid JSON"),
+    ])
+    func badBodiesGet400NamingTheProblem(case: (String, String, String)) throws {
+        let server = try Self.shared()
+        let (head, body) = try server.roundTrip("POST", "/generate", headers: ["Content-Type: application/json"], body: `case`.0)
+        #expect(head.status == 400)
+        #expect(head.headers["content-type"] == "application/json")
+        #expect(body.contains("\"code\":\"\(`case`.1)\""), "\(body)")
+        #expect(body.contains(`case`.2.replacingOccurrences(of: "\"", with: "\\\"")), "\(body)")
+    }
+
+    @Test func otherErrorStatuses() throws {
+        let server = try Self.shared()
+        let (notFound, notFoundBody) = try server.roundTrip("GET", "/nowhere")
+        #expect(notFound.status == 404 && notFoundBody.contains("\"code\":\"not_found\""))
+        let (wrongMethod, _) = try server.roundTrip("GET", "/generate")
+        #expect(wrongMethod.status == 405 && wrongMethod.headers["allow"] == "POST")
+        let (wrongHealth, _) = try server.roundTrip("POST", "/health", body: "")
+        #expect(wrongHealth.status == 405 && wrongHealth.headers["allow"] == "GET, HEAD")
+        let (notJSON, notJSONBody) = try server.roundTrip("POST", "/generate", headers: ["Content-Type: text/plain"], body: "hi")
+        #expect(notJSON.status == 415 && notJSONBody.contains("application/json"))
+        let big = "{\"prompt\": \"" + String(repeating: "a", count: 1 << 20) + "\"}"
+        let (tooBig, tooBigBody) = try server.roundTrip("POST", "/generate", headers: ["Content-Type: application/json"], body: big)
+        #expect(tooBig.status == 413 && tooBigBody.contains("payload_too_large"))
+    }
+
+    /// SIGTERM: new connections are refused, the running stream finishes, exit 0.
+    @Test func sigtermDrainsInFlightStreams() throws {
+        let server = try ServerProcess()
+        let reader = LineReader(try server.generate(#"{"prompt": "A", "num_tokens": 30, "delay_ms": 40}"#, accept: "application/x-ndjson"))
+        _ = try reader.client.readHead()
+        _ = try reader.next()
+        kill(server.process.processIdentifier, SIGTERM)
+        #expect(eventually { (try? server.connect()) == nil })
+        let rest = try reader.readAll()
+        #expect(rest.done["finish_reason"] as? String == "length")
+        #expect(rest.ids.count == 29)
+        server.process.waitUntilExit()
+        #expect(server.process.terminationStatus == 0)
+    }
+
+    @Test func startupFailuresExitWithOneClearLine() throws {
+        let missing = Process()
+        missing.executableURL = ServerProcess.products.appendingPathComponent("gpt-server")
+        missing.arguments = ["--port", "0", "--ckpt", "/nonexistent/model.bin", "--tokenizer", ServerProcess.tokenizer]
+        let err = Pipe()
+        missing.standardError = err
+        missing.standardOutput = Pipe()
+        try missing.run()
+        missing.waitUntilExit()
+        #expect(missing.terminationStatus != 0)
+        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(message.contains("/nonexistent/model.bin: cannot open"))
+
+        let running = try ServerProcess()
+        let clash = Process()
+        clash.executableURL = ServerProcess.products.appendingPathComponent("gpt-server")
+        clash.arguments = ["--port", "\(running.port)", "--ckpt", ServerProcess.checkpoint, "--tokenizer", ServerProcess.tokenizer]
+        let clashErr = Pipe()
+        clash.standardError = clashErr
+        clash.standardOutput = Pipe()
+        try clash.run()
+        clash.waitUntilExit()
+        #expect(clash.terminationStatus != 0)
+        #expect(String(decoding: clashErr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).contains("in use"))
+    }
+
+    /// One server for the stateless error tests.
+    static func shared() throws -> ServerProcess {
+        try sharedServer.get()
+    }
+    nonisolated(unsafe) static let sharedServer = Result { try ServerProcess() }
+}
