@@ -89,7 +89,7 @@ let package = Package(
         ),
         .testTarget(
             name: "InferenceServerTests",
-            dependencies: ["InferenceServer"]
+            dependencies: ["InferenceServer", "GPT"]
         ),
         // Runs the built executables; depending on them makes `swift test` build them.
         .testTarget(

@@ -126,8 +126,6 @@ final class MHDDaemon: Sendable {
         }
     }
 
-    /// Stops the daemon: closes every connection and joins every connection
-    /// thread. Handlers still running are cancelled and their answers dropped.
     /// Waits until every open request has completed, at most `timeout` seconds.
     func waitUntilIdle(timeout: Double) -> Bool {
         let deadline = ContinuousClock.now + .milliseconds(Int(timeout * 1000))
@@ -138,6 +136,8 @@ final class MHDDaemon: Sendable {
         return true
     }
 
+    /// Stops the daemon: closes every connection and joins every connection
+    /// thread. Handlers still running are cancelled and their answers dropped.
     func stop() {
         state.withLock { state in
             guard let daemon = state.daemon else { return }

@@ -42,10 +42,6 @@ struct APIError: Error, Equatable {
     static let shuttingDown = APIError(status: 503, code: "shutting_down", message: "the server is shutting down",
                                        headers: [("Retry-After", "5")])
 
-    static func internalError(_ message: String) -> APIError {
-        APIError(status: 500, code: "internal_error", message: message)
-    }
-
     var response: HTTPResponse {
         .jsonError(status: status, code: code, message: message, headers: headers)
     }

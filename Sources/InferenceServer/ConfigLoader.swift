@@ -1,4 +1,5 @@
 import Foundation
+import GPT
 
 /// A setting that could not be applied; names where it came from.
 public struct ConfigError: Error, CustomStringConvertible {
@@ -61,6 +62,11 @@ public struct ConfigLoader {
         try set(String(override[..<equals]), text: String(override[override.index(after: equals)...]), source: source)
     }
 
+    /// Applies a value that is a string whatever it looks like (a path, a host name).
+    public mutating func set(_ key: String, string: String, source: String) throws {
+        try set(key, value: string, source: source)
+    }
+
     /// Applies a value given as text: JSON if it parses as a scalar, else a plain string.
     public mutating func set(_ key: String, text: String, source: String) throws {
         let value = (try? JSONSerialization.jsonObject(with: Data(text.utf8), options: .fragmentsAllowed)) ?? text
@@ -104,6 +110,21 @@ extension ServerConfig {
         ]
         for (name, value, range) in checks where !range.contains(value) {
             throw ConfigError(description: "setting \(name) must be from \(range.lowerBound) to \(range.upperBound) (got \(value))")
+        }
+    }
+
+    /// The generation defaults checked like a request's fields, against the loaded model.
+    public func validateDefaults(for model: GPTConfig) throws {
+        guard (0...maxNumTokens).contains(defaults.numTokens) else {
+            throw ConfigError(description: "setting defaults.num_tokens must be from 0 to max_num_tokens \(maxNumTokens) (got \(defaults.numTokens))")
+        }
+        guard (0...GenerateRequest.maxDelayMilliseconds).contains(defaults.delayMs) else {
+            throw ConfigError(description: "setting defaults.delay_ms must be from 0 to \(GenerateRequest.maxDelayMilliseconds) (got \(defaults.delayMs))")
+        }
+        do throws(SettingsError) {
+            try defaults.settings.validate(for: model)
+        } catch {
+            throw ConfigError(description: "setting defaults.\(error.field) \(error.problem)")
         }
     }
 }

@@ -61,6 +61,13 @@ final class ModelActor: @unchecked Sendable {  // mutable state is guarded by `c
         condition.broadcast()
     }
 
+    /// True once `stop()` was called: the server is draining.
+    var isStopping: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return stopping
+    }
+
     /// Refuses new jobs; the loop ends once the running ones finish.
     func stop() {
         condition.lock()
@@ -108,7 +115,8 @@ final class ModelActor: @unchecked Sendable {  // mutable state is guarded by `c
                     active.append(Slot(job: job, generator: generator))
                     job.post(.started)
                 } catch {
-                    // The request was validated before it was queued; this is a bug, but never a crash.
+                    // Requests and defaults are validated before a job is queued, so this
+                    // cannot happen; if it does, the client gets an end, never a crash.
                     job.post(.finished(cancelledSummary(job)))
                 }
             }
@@ -126,7 +134,9 @@ final class ModelActor: @unchecked Sendable {  // mutable state is guarded by `c
                     return active[index]
                 }
             }
-            let earliest = active.map(\.due).min()!
+            // Every active generation is pausing for delay_ms: sleep until the first is due,
+            // but look again every 50 ms for cancelled jobs, whose slots should free at once.
+            let earliest = min(active.map(\.due).min()!, now + .milliseconds(50))
             _ = condition.wait(until: Date(timeIntervalSinceNow: (earliest - now) / .seconds(1)))
         }
     }

@@ -61,6 +61,7 @@ public final class Router: Sendable {
                 throw .methodNotAllowed(request.method, path: request.path, allowed: ["GET", "HEAD"])
             }
             guard let model else { return (APIError.loading.response, nil) }
+            guard !model.isStopping else { return (APIError.shuttingDown.response, nil) }
             let load = model.load
             return (json(200, HealthMessage(status: "ok", active: load.active, queued: load.queued)), nil)
         case "/model":
@@ -81,8 +82,8 @@ public final class Router: Sendable {
         guard mediaType == "application/json" else { throw .unsupportedMediaType }
         var parsed = try GenerateRequest(body: request.body, defaults: config.defaults,
                                          maxNumTokens: config.maxNumTokens, config: model.config)
-        // A seed below 2^53 survives a round trip through any JSON client (JavaScript included).
-        parsed.settings.seed = parsed.settings.seed ?? UInt64.random(in: 0..<(1 << 53))
+        // Drawn here, not in the engine, so even a request dropped from the queue reports it.
+        parsed.settings.seed = parsed.settings.seed ?? GenerationSettings.freshSeed()
         let tokens = model.textModel.tokenizer.encode(parsed.prompt)
         guard !tokens.isEmpty else { throw .badRequest("field \"prompt\" encodes to no tokens") }
         let job = Job(request: parsed, promptTokens: tokens)

@@ -1,4 +1,5 @@
 import Foundation
+import GPT
 
 /// Generation defaults for requests that leave a field out: the `generate` tool's.
 public struct GenerationDefaults: Codable, Sendable, Equatable {
@@ -12,6 +13,18 @@ public struct GenerationDefaults: Codable, Sendable, Equatable {
     public var delayMs = 0
 
     public init() {}
+
+    /// These defaults as engine settings (no seed: each request draws one).
+    var settings: GenerationSettings {
+        var settings = GenerationSettings()
+        settings.numTokens = numTokens
+        settings.maxSeqLen = maxSeqLen
+        settings.topK = topK
+        settings.temperature = temp
+        settings.topP = topP
+        settings.eosId = eosId
+        return settings
+    }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case numTokens = "num_tokens", maxSeqLen = "max_seq_len", topK = "top_k", temp, topP = "top_p"

@@ -18,7 +18,7 @@ enum StreamFormat: String, CaseIterable {
         var best: (format: StreamFormat, quality: Double)?
         for part in accept.split(separator: ",") {
             let pieces = part.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
-            guard let format = StreamFormat(rawValue: pieces[0]) else { continue }
+            guard let type = pieces.first, let format = StreamFormat(rawValue: type) else { continue }
             let quality = pieces.dropFirst().first { $0.hasPrefix("q=") }.flatMap { Double($0.dropFirst(2)) } ?? 1
             if quality > 0, quality > (best?.quality ?? 0) { best = (format, quality) }
         }

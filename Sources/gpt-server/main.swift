@@ -57,6 +57,12 @@ struct Server: ParsableCommand {
             server.stop()
             fail("cannot load the model: \(error)", status: 1)
         }
+        do {
+            try settings.validateDefaults(for: textModel.config)
+        } catch {
+            server.stop()
+            fail("\(error)", status: 2)
+        }
         router.modelLoaded(textModel)
         let shape = textModel.config
         logger.info("listening", metadata: [
@@ -98,7 +104,12 @@ struct Server: ParsableCommand {
         let flags: [(String, String?)] = [("host", host), ("port", port.map(String.init)),
                                           ("checkpoint", checkpoint), ("tokenizer", tokenizer)]
         for (key, value) in flags {
-            if let value { try loader.set(key, text: key == "port" ? value : "\"\(value)\"", source: "--\(key)") }
+            guard let value else { continue }
+            if key == "port" {
+                try loader.set(key, text: value, source: "--port")
+            } else {
+                try loader.set(key, string: value, source: "--\(key)")
+            }
         }
         for override in overrides { try loader.apply(override: override, source: "--set") }
         let settings = try loader.config()

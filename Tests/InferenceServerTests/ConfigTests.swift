@@ -1,4 +1,5 @@
 import Foundation
+import GPT
 import Testing
 @testable import InferenceServer
 
@@ -45,6 +46,22 @@ import Testing
         bad.maxActive = 0
         #expect(throws: ConfigError.self) { try bad.validate() }
     }
+
+    /// Defaults are checked like request fields, against the loaded model.
+    @Test func refusesDefaultsTheModelCannotUse() throws {
+        let model = GPTConfig(maxT: 64, vocabularySize: 100, layers: 1, heads: 1, channels: 8)
+        try ServerConfig().validateDefaults(for: model)
+        var config = ServerConfig()
+        config.defaults.maxSeqLen = 65
+        #expect(throws: ConfigError.self) { try config.validateDefaults(for: model) }
+        do { try config.validateDefaults(for: model) } catch { #expect("\(error)".contains("defaults.max_seq_len")) }
+        config = ServerConfig()
+        config.defaults.numTokens = 2000
+        do { try config.validateDefaults(for: model) } catch { #expect("\(error)".contains("max_num_tokens 1024")) }
+        config = ServerConfig()
+        config.defaults.topP = 0
+        #expect(throws: ConfigError.self) { try config.validateDefaults(for: model) }
+    }
 }
 
 @Suite struct StreamFormatTests {
@@ -52,6 +69,7 @@ import Testing
         (nil, StreamFormat.text), ("*/*", .text), ("application/x-ndjson", .ndjson), ("text/event-stream", .sse),
         ("text/html, text/event-stream;q=0.9", .sse), ("application/x-ndjson;q=0.5, text/event-stream", .sse),
         ("text/event-stream;q=0, application/x-ndjson", .ndjson), ("TEXT/EVENT-STREAM", .sse),
+        (";", .text), (",;,", .text), ("text/event-stream;q=abc", .sse),
     ] as [(String?, StreamFormat)])
     func acceptChoosesTheFormat(case: (String?, StreamFormat)) {
         #expect(StreamFormat.negotiate(accept: `case`.0) == `case`.1)

@@ -166,7 +166,7 @@ import Testing
         (#"{"prompt": "x",}"#, "invalid_json", "not valid JSON"),
     ])
     func badBodiesGet400NamingTheProblem(case: (String, String, String)) throws {
-        let server = try Self.shared()
+        let server = try ServerProcess()
         let (head, body) = try server.roundTrip("POST", "/generate", headers: ["Content-Type: application/json"], body: `case`.0)
         #expect(head.status == 400)
         #expect(head.headers["content-type"] == "application/json")
@@ -175,7 +175,7 @@ import Testing
     }
 
     @Test func otherErrorStatuses() throws {
-        let server = try Self.shared()
+        let server = try ServerProcess()
         let (notFound, notFoundBody) = try server.roundTrip("GET", "/nowhere")
         #expect(notFound.status == 404 && notFoundBody.contains("\"code\":\"not_found\""))
         let (wrongMethod, _) = try server.roundTrip("GET", "/generate")
@@ -230,9 +230,4 @@ import Testing
         #expect(String(decoding: clashErr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).contains("in use"))
     }
 
-    /// One server for the stateless error tests.
-    static func shared() throws -> ServerProcess {
-        try sharedServer.get()
-    }
-    nonisolated(unsafe) static let sharedServer = Result { try ServerProcess() }
 }

@@ -18,6 +18,10 @@ public struct GenerationSettings: Sendable, Equatable {
 
     public init() {}
 
+    /// A random seed for a run that was given none. Below 2^53, so that it
+    /// survives a round trip through any JSON client (JavaScript included).
+    public static func freshSeed() -> UInt64 { UInt64.random(in: 0..<(1 << 53)) }
+
     /// Checks every field against the model; the error names the field and what it allows.
     public func validate(for config: GPTConfig) throws(SettingsError) {
         guard numTokens >= 0 else {

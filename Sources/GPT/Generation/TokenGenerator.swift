@@ -100,7 +100,7 @@ public final class TokenGenerator: IteratorProtocol, Sequence {
         self.settings = settings
         self.promptTokens = promptTokens
         self.cancellation = cancellation
-        self.seed = settings.seed ?? UInt64.random(in: 0...UInt64.max)
+        self.seed = settings.seed ?? GenerationSettings.freshSeed()
         random = Xoshiro256StarStar(seed: seed)
         sampler = Sampler(temperature: settings.temperature, topK: settings.topK, topP: settings.topP)
         state = model.makeState(capacity: settings.maxSeqLen)
