@@ -39,7 +39,9 @@ struct Bench: ParsableCommand {
             name = model
         } else {
             let config = GPTConfig.presets[synthetic!]!
-            weights = ParameterStore(config: config, values: CheckpointWriter.randomParameters(config: config, seed: 1)).weights
+            let store = ParameterStore(config: config)
+            CheckpointWriter.randomize(store.parameters, config: config, seed: 1)
+            weights = store.weights
             name = "synthetic \(synthetic!)"
         }
         let loadMilliseconds = (clock.now - loadStart) / .milliseconds(1)
@@ -122,8 +124,9 @@ struct Result: Encodable {
             row(["model", "params", "threads", "test", "tokens/s"]),
             row([model, params, "\(threads)", "pp\(prompt_tokens)", String(format: "%.1f ± %.1f", prefill_tokens_per_s, prefill_stddev)]),
             row([model, params, "\(threads)", "tg\(decode_tokens)", String(format: "%.1f ± %.1f", decode_tokens_per_s, decode_stddev)]),
-            String(format: "load %.1f ms, peak RSS %.0f MB (weights %.0f MB, KV cache at full context %.0f MB)",
-                   load_ms, peak_rss_mb, weights_mb, kv_cache_mb),
+            String(format: "load %.1f ms%@, peak RSS %.0f MB (weights %.0f MB, KV cache at full context %.0f MB)",
+                   load_ms, model.hasPrefix("synthetic") ? " (making random weights)" : " (map + validate)",
+                   peak_rss_mb, weights_mb, kv_cache_mb),
         ].joined(separator: "\n")
     }
 }

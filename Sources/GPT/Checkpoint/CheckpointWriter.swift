@@ -46,23 +46,32 @@ public enum CheckpointWriter {
     /// 1/sqrt(2L), LayerNorm gains 1, biases 0, padding rows of wte 0.
     /// Deterministic for a given `seed`.
     public static func randomParameters(config: GPTConfig, seed: UInt64) -> [Float] {
+        [Float](unsafeUninitializedCapacity: config.parameterCount) { buffer, count in
+            randomize(buffer, config: config, seed: seed)
+            count = config.parameterCount
+        }
+    }
+
+    /// Fills `parameters` (all tensors, in file order) as `randomParameters` does, in place.
+    public static func randomize(_ parameters: UnsafeMutableBufferPointer<Float>, config: GPTConfig, seed: UInt64) {
+        precondition(parameters.count == config.parameterCount)
         var random = Xoshiro256StarStar(seed: seed)
-        var parameters: [Float] = []
-        parameters.reserveCapacity(config.parameterCount)
         let residualScale = Float(1 / (2 * Double(config.layers)).squareRoot())
+        var offset = 0
         for tensor in ParameterTensor.allCases {
             let count = tensor.shape(config).reduce(1, *)
+            let slice = UnsafeMutableBufferPointer(rebasing: parameters[offset..<offset + count])
+            offset += count
             if tensor.isLayerNormWeight {
-                parameters.append(contentsOf: repeatElement(1, count: count))
+                slice.initialize(repeating: 1)
             } else if tensor.isBias {
-                parameters.append(contentsOf: repeatElement(0, count: count))
+                slice.initialize(repeating: 0)
             } else {
                 let std: Float = (tensor == .attprojw || tensor == .fcprojw) ? 0.02 * residualScale : 0.02
                 let realCount = tensor == .wte ? config.vocabularySize * config.channels : count
-                for _ in 0..<realCount { parameters.append(std * random.nextGaussian()) }
-                parameters.append(contentsOf: repeatElement(0, count: count - realCount))
+                for i in 0..<realCount { slice[i] = std * random.nextGaussian() }
+                for i in realCount..<count { slice[i] = 0 }
             }
         }
-        return parameters
     }
 }

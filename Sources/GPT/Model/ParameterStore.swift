@@ -4,11 +4,11 @@ public final class ParameterStore: @unchecked Sendable {  // callers coordinate 
     public let config: GPTConfig
     public let parameters: UnsafeMutableBufferPointer<Float>
 
-    public init(config: GPTConfig, values: [Float]) {
-        precondition(values.count == config.parameterCount, "expected \(config.parameterCount) parameters")
+    /// Zeroed parameters for `config`.
+    public init(config: GPTConfig) {
         self.config = config
-        parameters = .allocate(capacity: values.count)
-        _ = parameters.initialize(from: values)
+        parameters = .allocate(capacity: config.parameterCount)
+        parameters.initialize(repeating: 0)
     }
 
     /// Views for the model; they keep this store alive.
