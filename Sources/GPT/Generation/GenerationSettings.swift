@@ -15,6 +15,11 @@ public struct GenerationSettings: Sendable, Equatable {
     public var eosId = -1
     /// Makes sampling reproducible; nil draws a fresh seed (reported back).
     public var seed: UInt64?
+    /// Stop when the text contains one of these; the match is not returned.
+    public var stop: [String] = []
+
+    public static let maxStopStrings = 16
+    public static let maxStopBytes = 256
 
     public init() {}
 
@@ -41,6 +46,10 @@ public struct GenerationSettings: Sendable, Equatable {
         }
         guard eosId == -1 || (0..<config.vocabularySize).contains(eosId) else {
             throw SettingsError(field: "eos_id", "must be -1 (none) or a token id from 0 to \(config.vocabularySize - 1) (got \(eosId))")
+        }
+        guard stop.count <= Self.maxStopStrings,
+              stop.allSatisfy({ !$0.isEmpty && $0.utf8.count <= Self.maxStopBytes }) else {
+            throw SettingsError(field: "stop", "must be at most \(Self.maxStopStrings) non-empty strings of at most \(Self.maxStopBytes) bytes each")
         }
     }
 }

@@ -14,6 +14,8 @@ public enum FinishReason: String, Sendable, Codable {
     case eos
     /// The consumer cancelled between tokens.
     case cancelled
+    /// The text reached one of the stop strings.
+    case stop
 }
 
 public struct GenerationUsage: Sendable, Equatable {
@@ -76,6 +78,7 @@ public final class TokenGenerator: IteratorProtocol, Sequence {
     private let sampler: Sampler
     private var random: Xoshiro256StarStar
     private var textDecoder = UTF8StreamDecoder()
+    private var stopStrings: StopStrings
     private var context: [Int]  // prompt + generated: what the window slides over
 
     /// Generates from `prompt` encoded by `tokenizer`.
@@ -105,6 +108,7 @@ public final class TokenGenerator: IteratorProtocol, Sequence {
         sampler = Sampler(temperature: settings.temperature, topK: settings.topK, topP: settings.topP)
         state = model.makeState(capacity: settings.maxSeqLen)
         context = promptTokens
+        stopStrings = StopStrings(settings.stop)
     }
 
     public var usage: GenerationUsage {
@@ -131,7 +135,10 @@ public final class TokenGenerator: IteratorProtocol, Sequence {
         generatedTokens.append(id)
         context.append(id)
         let text = tokenizer.map { textDecoder.append($0.tokenBytes(id)) } ?? ""
-        return GeneratedToken(id: id, text: text)
+        guard !stopStrings.isEmpty else { return GeneratedToken(id: id, text: text) }
+        let (released, stopped) = stopStrings.push(text)
+        if stopped { finishReason = .stop }  // this token is the last; nothing after the match is returned
+        return GeneratedToken(id: id, text: released)
     }
 
     /// Logits after the last token of `context`, seen through a window of at most maxSeqLen tokens.
@@ -148,7 +155,8 @@ public final class TokenGenerator: IteratorProtocol, Sequence {
 
     private func finish(_ reason: FinishReason) -> GeneratedToken? {
         finishReason = reason
-        trailingText = textDecoder.finish()
+        let (tail, stopped) = stopStrings.push(textDecoder.finish())
+        trailingText = stopped ? tail : tail + stopStrings.flush()
         return nil
     }
 }
