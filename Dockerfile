@@ -8,10 +8,10 @@
 
 # ---------------------------------------------------------------- build ----
 # The project is developed with Swift 6.3; this stage uses the official
-# swift:6.1-bookworm image (Debian 12, the same release as the runtime stage,
+# swift:6.2-bookworm image (swift-prometheus needs tools 6.2) (Debian 12, the same release as the runtime stage,
 # so the libopenblas/libmicrohttpd versions match). Change the tag to build
 # with a newer toolchain.
-FROM swift:6.1-bookworm AS build
+FROM swift:6.2-bookworm AS build
 
 RUN export DEBIAN_FRONTEND=noninteractive \
     && apt-get update -q \

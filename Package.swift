@@ -23,6 +23,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
     ],
     targets: [
         .systemLibrary(
@@ -49,7 +51,9 @@ let package = Package(
         ),
         .target(
             name: "InferenceServer",
-            dependencies: ["GPT", "HTTP", "JSON", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["GPT", "HTTP", "JSON", .product(name: "Logging", package: "swift-log"),
+                           .product(name: "CoreMetrics", package: "swift-metrics"),
+                           .product(name: "Prometheus", package: "swift-prometheus")]
         ),
         .executableTarget(
             name: "generate",

@@ -7,17 +7,19 @@ struct APIError: Error, Equatable {
     let code: String
     let message: String
     var headers: [(String, String)] = []
+    /// The request field at fault, for OpenAI-style errors.
+    var param: String?
 
     static func == (a: APIError, b: APIError) -> Bool {
         a.status == b.status && a.code == b.code && a.message == b.message
     }
 
-    static func badRequest(_ message: String, code: String = "invalid_request") -> APIError {
-        APIError(status: 400, code: code, message: message)
+    static func badRequest(_ message: String, code: String = "invalid_request", param: String? = nil) -> APIError {
+        APIError(status: 400, code: code, message: message, param: param)
     }
 
     static func notFound(_ path: String) -> APIError {
-        APIError(status: 404, code: "not_found", message: "no route for \(path); routes are POST /generate, GET /health, GET /model")
+        APIError(status: 404, code: "not_found", message: "no route for \(path); routes are GET /, POST /generate, GET /health, GET /model, GET /metrics, POST /v1/completions, GET /v1/models")
     }
 
     static func methodNotAllowed(_ method: String, path: String, allowed: [String]) -> APIError {
@@ -45,4 +47,35 @@ struct APIError: Error, Equatable {
     var response: HTTPResponse {
         .jsonError(status: status, code: code, message: message, headers: headers)
     }
+
+    /// The same error in OpenAI's shape: `{"error": {"message", "type", "param", "code"}}`.
+    var openAIResponse: HTTPResponse {
+        let type = switch status {
+        case 400, 404, 405, 413, 415: "invalid_request_error"
+        case 401: "authentication_error"
+        default: "server_error"
+        }
+        let body = OpenAIError(error: .init(message: message, type: type, param: param, code: code))
+        return .full(status: status, headers: [("Content-Type", "application/json")] + headers, body: JSONCoding.encode(body))
+    }
+}
+
+struct OpenAIError: Encodable {
+    struct Detail: Encodable {
+        let message: String
+        let type: String
+        let param: String?
+        let code: String
+
+        /// By hand, so that a missing `param` appears as null, as OpenAI sends it.
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(message, forKey: .message)
+            try container.encode(type, forKey: .type)
+            try container.encode(param, forKey: .param)
+            try container.encode(code, forKey: .code)
+        }
+        enum CodingKeys: CodingKey { case message, type, param, code }
+    }
+    let error: Detail
 }

@@ -10,8 +10,16 @@ struct GenerateRequest: Sendable, Equatable {
     var delayMilliseconds: Int
 
     /// The fields a body may carry, for "unknown field" messages.
-    static let fields = ["prompt", "num_tokens", "max_seq_len", "top_k", "temp", "top_p", "eos_id", "seed", "stream", "delay_ms"]
+    static let fields = ["prompt", "num_tokens", "max_seq_len", "top_k", "temp", "top_p", "eos_id", "seed", "stop",
+                         "stream", "delay_ms"]
     static let maxDelayMilliseconds = 10_000
+
+    init(prompt: String, settings: GenerationSettings, stream: Bool, delayMilliseconds: Int = 0) {
+        self.prompt = prompt
+        self.settings = settings
+        self.stream = stream
+        self.delayMilliseconds = delayMilliseconds
+    }
 
     /// Parses and checks `body` against the model and the server's limits.
     /// Every error names the field and what it allows.
@@ -51,15 +59,47 @@ struct GenerateRequest: Sendable, Equatable {
         settings.temperature = Float(try Self.number(object, "temp", default: Double(defaults.temp), in: 0...1000, openLow: false))
         settings.topP = Float(try Self.number(object, "top_p", default: Double(defaults.topP), in: 0...1, openLow: true))
         settings.eosId = try Self.integer(object, "eos_id", default: defaults.eosId, in: -1...(config.vocabularySize - 1))
-        if let seed = object["seed"] {
-            guard case .integer(let value) = seed, value >= 0 else {
-                throw .badRequest("field \"seed\" must be an integer from 0 to \(Int.max); got \(seed.description)")
-            }
-            settings.seed = UInt64(value)
-        }
+        settings.seed = try Self.seed(object["seed"])
+        settings.stop = try Self.stopStrings(object["stop"])
+        try Self.check(settings, for: config)
         self.settings = settings
         stream = try Self.boolean(object, "stream", default: defaults.stream)
         delayMilliseconds = try Self.integer(object, "delay_ms", default: defaults.delayMs, in: 0...Self.maxDelayMilliseconds)
+    }
+
+    /// A seed from 0 to Int.max; nil when absent (or JSON null).
+    static func seed(_ field: JSONValue?) throws(APIError) -> UInt64? {
+        guard let field, field.kindName != "null" else { return nil }
+        guard case .integer(let value) = field, value >= 0 else {
+            throw .badRequest("field \"seed\" must be an integer from 0 to \(Int.max); got \(field.description)", param: "seed")
+        }
+        return UInt64(value)
+    }
+
+    /// `stop`: a string or a list of strings (absent or null: none).
+    static func stopStrings(_ field: JSONValue?) throws(APIError) -> [String] {
+        let problem = "field \"stop\" must be a string or a list of at most \(GenerationSettings.maxStopStrings) strings"
+        switch field {
+        case nil, .null?: return []
+        case .string(let text)?: return [text]
+        case .array(let items)?:
+            var strings: [String] = []
+            for item in items {
+                guard case .string(let text) = item else { throw .badRequest("\(problem); got \(item.description) in the list", param: "stop") }
+                strings.append(text)
+            }
+            return strings
+        case let other?: throw .badRequest("\(problem); got \(other.description)", param: "stop")
+        }
+    }
+
+    /// The engine's own check of the assembled settings: the last word on what is allowed.
+    static func check(_ settings: GenerationSettings, for config: GPTConfig) throws(APIError) {
+        do throws(SettingsError) {
+            try settings.validate(for: config)
+        } catch {
+            throw .badRequest("field \"\(error.field)\" \(error.problem)", param: error.field)
+        }
     }
 
     private static func integer(_ object: JSONObject, _ key: String, default value: Int, in range: ClosedRange<Int>) throws(APIError) -> Int {

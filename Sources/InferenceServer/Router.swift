@@ -4,41 +4,29 @@ import HTTP
 import Logging
 import Synchronization
 
-/// Maps requests to the model: `POST /generate`, `GET /health`, `GET /model`.
-/// Knows HTTP and the model actor; the engine below knows neither.
+/// Maps requests to the model: the `/generate` API, the OpenAI-compatible
+/// `/v1` API, the web page, health, model info and metrics. Knows HTTP and the
+/// model actor; the engine below knows neither.
 ///
 /// The router exists before the model is loaded, so `/health` can answer 503
 /// while loading; `modelLoaded` switches it on.
 public final class Router: Sendable {
-    private let config: ServerConfig
-    private let logger: Logger
+    let config: ServerConfig
+    let logger: Logger
+    let metrics = ServerMetrics()
+    let access: Access
     private let loaded = Mutex<ModelActor?>(nil)
 
     public init(config: ServerConfig, logger: Logger) {
         self.config = config
         self.logger = logger
+        access = Access(apiKey: config.apiKey, corsOrigins: config.corsOrigins)
     }
 
     /// Starts serving `textModel`.
     public func modelLoaded(_ textModel: TextModel) {
         let actor = ModelActor(textModel: textModel, maxActive: config.maxActive, maxQueued: config.maxQueued)
         loaded.withLock { $0 = actor }
-    }
-
-    /// Answers one request and logs it (streams log when they end).
-    public func handle(_ request: HTTPRequest) async -> HTTPResponse {
-        let started = ContinuousClock.now
-        let response: HTTPResponse
-        var tokens: Int?
-        do {
-            (response, tokens) = try await route(request, started: started)
-        } catch {
-            response = error.response
-        }
-        if case .full(let status, _, _) = response {
-            log(request, status: status, tokens: tokens, started: started)
-        }
-        return response
     }
 
     /// Refuses new generations and waits (up to `timeout` seconds) for the running ones.
@@ -48,65 +36,127 @@ public final class Router: Sendable {
         return model.waitUntilIdle(timeout: timeout)
     }
 
-    /// The response, and the tokens generated for the log line (nil when none were asked for).
-    private func route(_ request: HTTPRequest, started: ContinuousClock.Instant) async throws(APIError) -> (HTTPResponse, Int?) {
-        let model = loaded.withLock { $0 }
-        switch request.path {
-        case "/generate":
-            guard request.method == "POST" else { throw .methodNotAllowed(request.method, path: request.path, allowed: ["POST"]) }
-            guard let model else { throw .loading }
-            return try await generate(request, model: model, started: started)
-        case "/health":
-            guard request.method == "GET" || request.method == "HEAD" else {
-                throw .methodNotAllowed(request.method, path: request.path, allowed: ["GET", "HEAD"])
+    /// The model's name in the OpenAI API: the checkpoint's folder for
+    /// `…/NAME/gpt_checkpoint.bin`, else the file name without extension.
+    static func modelID(checkpointPath: String) -> String {
+        let url = URL(fileURLWithPath: checkpointPath)
+        return url.lastPathComponent == "gpt_checkpoint.bin"
+            ? url.deletingLastPathComponent().lastPathComponent
+            : url.deletingPathExtension().lastPathComponent
+    }
+
+    // MARK: dispatch
+
+    /// Answers one request: CORS, the API key, then the route; logs and counts it
+    /// (a stream when it ends).
+    public func handle(_ request: HTTPRequest) async -> HTTPResponse {
+        let started = ContinuousClock.now
+        var cors = access.corsHeaders(origin: request.header("origin")) ?? []
+        var response: HTTPResponse
+        var tokens: Int?
+        if request.method == "OPTIONS" && request.header("access-control-request-method") != nil {
+            response = access.preflight(request)
+            cors = []  // the preflight answer carries its own
+        } else if let denied = access.authorize(request) {
+            response = render(denied, for: request)
+        } else {
+            do {
+                (response, tokens) = try await route(request, started: started, cors: cors)
+            } catch {
+                response = render(error, for: request)
             }
-            guard let model else { return (APIError.loading.response, nil) }
-            guard !model.isStopping else { return (APIError.shuttingDown.response, nil) }
+        }
+        if case .full(let status, let headers, let body) = response {
+            response = .full(status: status, headers: headers + cors, body: body)
+            finished(request, status: status, tokens: tokens, started: started)
+        }
+        return response
+    }
+
+    /// Errors on `/v1` routes take OpenAI's shape, elsewhere this API's.
+    func render(_ error: APIError, for request: HTTPRequest) -> HTTPResponse {
+        request.path.hasPrefix("/v1/") ? error.openAIResponse : error.response
+    }
+
+    /// The response, and the tokens generated for the log line (nil when none were asked for).
+    private func route(_ request: HTTPRequest, started: ContinuousClock.Instant,
+                       cors: [(String, String)]) async throws(APIError) -> (HTTPResponse, Int?) {
+        let model = loaded.withLock { $0 }
+        func allow(_ methods: String...) throws(APIError) {
+            let accepted = methods.contains("GET") ? methods + ["HEAD"] : methods
+            guard accepted.contains(request.method) else {
+                throw .methodNotAllowed(request.method, path: request.path, allowed: accepted)
+            }
+        }
+        func ready() throws(APIError) -> ModelActor {
+            guard let model else { throw .loading }
+            return model
+        }
+        switch request.path {
+        case "/":
+            try allow("GET")
+            return (.text(status: 200, WebPage.html, contentType: "text/html; charset=utf-8"), nil)
+        case "/health":
+            try allow("GET")
+            let model = try ready()
+            guard !model.isStopping else { throw .shuttingDown }
             let load = model.load
             return (json(200, HealthMessage(status: "ok", active: load.active, queued: load.queued)), nil)
         case "/model":
-            guard request.method == "GET" || request.method == "HEAD" else {
-                throw .methodNotAllowed(request.method, path: request.path, allowed: ["GET", "HEAD"])
-            }
-            guard let model else { throw .loading }
-            return (json(200, ModelMessage(model.textModel)), nil)
+            try allow("GET")
+            return (json(200, ModelMessage(try ready().textModel)), nil)
+        case "/metrics":
+            try allow("GET")
+            let load = model?.load ?? (active: 0, queued: 0)
+            return (.full(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
+                          body: metrics.exposition(active: load.active, queued: load.queued)), nil)
+        case "/generate":
+            try allow("POST")
+            return try await generate(request, model: try ready(), started: started, cors: cors)
+        case "/v1/completions":
+            try allow("POST")
+            return try await completions(request, model: try ready(), started: started, cors: cors)
+        case "/v1/models":
+            try allow("GET")
+            let model = try ready()
+            let id = Self.modelID(checkpointPath: model.textModel.checkpointPath)
+            return (json(200, OpenAIModelList(data: [.init(id: id, created: Self.startTime)])), nil)
         default:
             throw .notFound(request.path)
         }
     }
 
-    private func generate(_ request: HTTPRequest, model: ModelActor,
-                          started: ContinuousClock.Instant) async throws(APIError) -> (HTTPResponse, Int?) {
-        let mediaType = request.header("content-type")?.split(separator: ";").first?
-            .trimmingCharacters(in: .whitespaces).lowercased()
-        guard mediaType == "application/json" else { throw .unsupportedMediaType }
-        var parsed = try GenerateRequest(body: request.body, defaults: config.defaults,
-                                         maxNumTokens: config.maxNumTokens, config: model.config)
-        // Drawn here, not in the engine, so even a request dropped from the queue reports it.
-        parsed.settings.seed = parsed.settings.seed ?? GenerationSettings.freshSeed()
-        let tokens = model.textModel.tokenizer.encode(parsed.prompt)
-        guard !tokens.isEmpty else { throw .badRequest("field \"prompt\" encodes to no tokens") }
-        let job = Job(request: parsed, promptTokens: tokens)
-        try model.submit(job)
+    static let startTime = Int(Date().timeIntervalSince1970)
 
-        guard parsed.stream else {
-            let (summary, ids, text) = await job.result()
-            let body = CompletionMessage(text: text, token_ids: ids, finish_reason: summary.finishReason.rawValue,
-                                         usage: Usage(summary.usage), timings: Timings(summary), seed: summary.seed)
-            return (json(200, body), summary.usage.generatedTokens)
-        }
-        let format = StreamFormat.negotiate(accept: request.header("accept"))
+    // MARK: shared by the generation routes
+
+    /// Tokenizes and queues a validated request; the job reports its numbers to the metrics when it ends.
+    func submit(_ request: GenerateRequest, to model: ModelActor) throws(APIError) -> Job {
+        var request = request
+        // Drawn here, not in the engine, so even a request dropped from the queue reports it.
+        request.settings.seed = request.settings.seed ?? GenerationSettings.freshSeed()
+        let tokens = model.textModel.tokenizer.encode(request.prompt)
+        guard !tokens.isEmpty else { throw .badRequest("field \"prompt\" encodes to no tokens", param: "prompt") }
+        let job = Job(request: request, promptTokens: tokens)
+        try model.submit(job)
+        job.onFinish { [metrics] summary, _, _ in metrics.generation(summary) }
+        return job
+    }
+
+    /// A streamed response that sends `job`'s events in `encoding` as they come.
+    func streamResponse(_ job: Job, encoding: some StreamEncoding, request: HTTPRequest,
+                        started: ContinuousClock.Instant, cors: [(String, String)]) -> HTTPResponse {
         let keepAlive = TimeInterval(config.keepAliveMilliseconds) / 1000
-        return (.stream(status: 200, headers: [("Content-Type", format.contentType), ("Cache-Control", "no-cache"),
-                                              ("X-Accel-Buffering", "no")]) { [self] writer in
-            let generated = stream(job, format: format, to: writer, keepAlive: keepAlive)
-            log(request, status: 200, tokens: generated, started: started)
-        }, nil)
+        let headers = [("Content-Type", encoding.contentType), ("Cache-Control", "no-cache"), ("X-Accel-Buffering", "no")]
+        return .stream(status: 200, headers: headers + cors) { [self] writer in
+            let generated = stream(job, encoding: encoding, to: writer, keepAlive: keepAlive)
+            finished(request, status: 200, tokens: generated, started: started)
+        }
     }
 
     /// Sends `job`'s events as they come; returns the tokens generated.
     /// A client that leaves (a failed write, or a probe while nothing is sent) cancels the job.
-    private func stream(_ job: Job, format: StreamFormat, to writer: ResponseBodyWriter, keepAlive: TimeInterval) -> Int {
+    private func stream(_ job: Job, encoding: some StreamEncoding, to writer: ResponseBodyWriter, keepAlive: TimeInterval) -> Int {
         let probeInterval = min(0.1, keepAlive)
         var lastSent = Date()
         var generated = 0
@@ -116,7 +166,7 @@ public final class Router: Sendable {
                     job.cancellation.cancel()
                     return generated
                 }
-                if let line = format.keepAlive, job.isQueued, Date().timeIntervalSince(lastSent) >= keepAlive {
+                if let line = encoding.keepAlive, job.isQueued, Date().timeIntervalSince(lastSent) >= keepAlive {
                     _ = writer.write(line)
                     lastSent = Date()
                 }
@@ -127,7 +177,7 @@ public final class Router: Sendable {
                 continue
             case .token(let token):
                 generated += 1
-                let bytes = format.token(token)
+                let bytes = encoding.token(token)
                 if !bytes.isEmpty {
                     guard writer.write(bytes) else {
                         job.cancellation.cancel()
@@ -136,18 +186,20 @@ public final class Router: Sendable {
                     lastSent = Date()
                 }
             case .finished(let summary):
-                _ = writer.write(format.final(summary))
+                _ = writer.write(encoding.final(summary))
                 writer.finish()
                 return summary.usage.generatedTokens
             }
         }
     }
 
-    private func json<Body: Encodable>(_ status: Int, _ body: Body) -> HTTPResponse {
+    func json<Body: Encodable>(_ status: Int, _ body: Body) -> HTTPResponse {
         .full(status: status, headers: [("Content-Type", "application/json")], body: JSONCoding.encode(body))
     }
 
-    private func log(_ request: HTTPRequest, status: Int, tokens: Int?, started: ContinuousClock.Instant) {
+    /// One log line and one count per request.
+    private func finished(_ request: HTTPRequest, status: Int, tokens: Int?, started: ContinuousClock.Instant) {
+        metrics.request(path: request.path, status: status)
         var metadata: Logger.Metadata = [
             "method": "\(request.method)", "path": "\(request.path)", "status": "\(status)",
             "duration_ms": "\(String(format: "%.1f", (ContinuousClock.now - started) / .milliseconds(1)))",

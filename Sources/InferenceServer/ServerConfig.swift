@@ -61,6 +61,11 @@ public struct ServerConfig: Codable, Sendable, Equatable {
     public var keepAliveMilliseconds = 1000
     /// Compute threads for matrix products.
     public var threads = 2
+    /// When set, every route but /health and the page needs `Authorization: Bearer <key>`.
+    /// Prefer the environment (GPT_SERVER_API_KEY) to the config file for a secret.
+    public var apiKey = ""
+    /// Browser origins allowed to call the API cross-origin (CORS); "*" for any.
+    public var corsOrigins: [String] = []
     public var defaults = GenerationDefaults()
 
     public init() {}
@@ -71,6 +76,7 @@ public struct ServerConfig: Codable, Sendable, Equatable {
         case maxBodyBytes = "max_body_bytes", maxConnections = "max_connections"
         case maxConnectionsPerIp = "max_connections_per_ip", connectionTimeoutSeconds = "connection_timeout_seconds"
         case connectionMemoryBytes = "connection_memory_bytes", drainTimeoutSeconds = "drain_timeout_seconds"
-        case keepAliveMilliseconds = "keep_alive_milliseconds", threads, defaults
+        case keepAliveMilliseconds = "keep_alive_milliseconds", threads, apiKey = "api_key", corsOrigins = "cors_origins"
+        case defaults
     }
 }

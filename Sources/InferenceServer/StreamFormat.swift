@@ -1,8 +1,18 @@
 import Foundation
 import GPT
 
+/// Turns a generation's events into the bytes of one streamed response format.
+protocol StreamEncoding: Sendable {
+    var contentType: String { get }
+    func token(_ token: GeneratedToken) -> [UInt8]
+    /// The end of the stream: leftover text and any summary.
+    func final(_ summary: JobSummary) -> [UInt8]
+    /// Sent while a request waits, so proxies and clients keep the stream open; nil for none.
+    var keepAlive: [UInt8]? { get }
+}
+
 /// The wire formats of a streamed `/generate` response, chosen by `Accept`.
-enum StreamFormat: String, CaseIterable {
+enum StreamFormat: String, CaseIterable, StreamEncoding {
     /// Raw text as it is produced (`curl -N` shows it appear).
     case text = "text/plain"
     /// One JSON object per line: tokens, then a final `done` object.
@@ -32,7 +42,6 @@ enum StreamFormat: String, CaseIterable {
         }
     }
 
-    /// The end of the stream: leftover text, then (for JSON formats) the summary.
     func final(_ summary: JobSummary) -> [UInt8] {
         switch self {
         case .text: return Array(summary.trailingText.utf8)
@@ -42,7 +51,6 @@ enum StreamFormat: String, CaseIterable {
         }
     }
 
-    /// Sent while a request waits, so proxies and clients keep the stream open; nil for text.
     var keepAlive: [UInt8]? {
         switch self {
         case .text: return nil

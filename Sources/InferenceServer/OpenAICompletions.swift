@@ -1,0 +1,190 @@
+import Foundation
+import GPT
+import JSON
+
+/// `POST /v1/completions` in OpenAI's shape, so existing clients work unchanged.
+///
+/// OpenAI's sampling has no top_k, so these requests sample from all tokens
+/// (top_k 0) and see the model's whole context (max_seq_len = context length).
+struct OpenAICompletionRequest {
+    var generate: GenerateRequest
+    var includeUsage: Bool
+
+    static let fields = ["model", "prompt", "max_tokens", "temperature", "top_p", "stop", "seed", "stream",
+                         "stream_options", "n", "best_of", "logprobs", "echo", "presence_penalty",
+                         "frequency_penalty", "logit_bias", "suffix", "user"]
+    static let defaultMaxTokens = 16
+
+    init(body: [UInt8], modelID: String, maxNumTokens: Int, config: GPTConfig) throws(APIError) {
+        let object: JSONObject
+        do {
+            guard case .object(let parsed) = try JSONValue.parse(body) else {
+                throw APIError.badRequest("the body must be a JSON object")
+            }
+            object = parsed
+        } catch let error as APIError {
+            throw error
+        } catch {
+            throw .badRequest("the body is not valid JSON: \(error)", code: "invalid_json")
+        }
+        for (key, _) in object.members where !Self.fields.contains(key) {
+            throw .badRequest("unknown field \"\(key)\"; supported: \(Self.fields.joined(separator: ", "))",
+                              code: "unknown_field", param: key)
+        }
+        guard case .string(let model)? = object["model"] else {
+            throw .badRequest("field \"model\" is required: a string naming the model (\"\(modelID)\")", param: "model")
+        }
+        guard model == modelID else {
+            throw APIError(status: 404, code: "model_not_found",
+                           message: "the model \"\(model)\" does not exist; this server serves \"\(modelID)\"", param: "model")
+        }
+        guard case .string(let prompt)? = object["prompt"], !prompt.isEmpty else {
+            throw .badRequest("field \"prompt\" must be a non-empty string (lists of prompts and token arrays are not supported)",
+                              param: "prompt")
+        }
+        try Self.refuseUnsupported(object)
+
+        var settings = GenerationSettings()
+        settings.topK = 0
+        settings.maxSeqLen = config.maxT
+        settings.numTokens = try Self.integer(object, "max_tokens", default: Self.defaultMaxTokens, in: 0...maxNumTokens)
+        settings.temperature = Float(try Self.number(object, "temperature", default: 1, in: 0...2))
+        settings.topP = Float(try Self.number(object, "top_p", default: 1, in: 0...1))
+        settings.seed = try GenerateRequest.seed(object["seed"])
+        settings.stop = try GenerateRequest.stopStrings(object["stop"])
+        try GenerateRequest.check(settings, for: config)
+
+        let stream = try Self.optionalBool(object, "stream") ?? false
+        includeUsage = false
+        if case .object(let options)? = object["stream_options"] {
+            includeUsage = try Self.optionalBool(options, "include_usage") ?? false
+        }
+        generate = GenerateRequest(prompt: prompt, settings: settings, stream: stream)
+    }
+
+    /// Options this server does not implement get a clear 400, never a silent default.
+    private static func refuseUnsupported(_ object: JSONObject) throws(APIError) {
+        let unsupported: [(String, String, (JSONValue) -> Bool)] = [
+            ("n", "only one completion per request (n = 1) is supported", { if case .integer(1) = $0 { true } else { false } }),
+            ("best_of", "best_of > 1 is not supported", { if case .integer(1) = $0 { true } else { false } }),
+            ("logprobs", "logprobs are not supported", { _ in false }),
+            ("echo", "echo is not supported", { if case .bool(false) = $0 { true } else { false } }),
+            ("presence_penalty", "presence_penalty is not supported (only 0)", isZero),
+            ("frequency_penalty", "frequency_penalty is not supported (only 0)", isZero),
+            ("logit_bias", "logit_bias is not supported", { if case .object(let o) = $0 { o.members.isEmpty } else { false } }),
+            ("suffix", "suffix is not supported", { _ in false }),
+        ]
+        for (field, message, allowed) in unsupported {
+            guard let value = object[field], value.kindName != "null" else { continue }
+            if !allowed(value) { throw .badRequest(message, code: "unsupported_parameter", param: field) }
+        }
+    }
+
+    private static func isZero(_ value: JSONValue) -> Bool {
+        switch value {
+        case .integer(0): true
+        case .number(let number): number == 0
+        default: false
+        }
+    }
+
+    private static func integer(_ object: JSONObject, _ key: String, default value: Int, in range: ClosedRange<Int>) throws(APIError) -> Int {
+        guard let field = object[key], field.kindName != "null" else { return value }
+        guard case .integer(let number) = field, range.contains(number) else {
+            throw .badRequest("\(key) must be an integer from \(range.lowerBound) to \(range.upperBound); got \(field.description)", param: key)
+        }
+        return number
+    }
+
+    private static func number(_ object: JSONObject, _ key: String, default value: Double, in range: ClosedRange<Double>) throws(APIError) -> Double {
+        guard let field = object[key], field.kindName != "null" else { return value }
+        switch field {
+        case .integer(let number) where range.contains(Double(number)): return Double(number)
+        case .number(let number) where range.contains(number): return number
+        default:
+            throw .badRequest("\(key) must be a number from \(range.lowerBound) to \(range.upperBound); got \(field.description)", param: key)
+        }
+    }
+
+    private static func optionalBool(_ object: JSONObject, _ key: String) throws(APIError) -> Bool? {
+        guard let field = object[key], field.kindName != "null" else { return nil }
+        guard case .bool(let flag) = field else { throw .badRequest("\(key) must be true or false; got \(field.description)", param: key) }
+        return flag
+    }
+}
+
+extension FinishReason {
+    /// OpenAI knows two reasons: the length limit, or a natural stop (eos or a stop string).
+    var openAI: String {
+        switch self {
+        case .length, .cancelled: "length"
+        case .eos, .stop: "stop"
+        }
+    }
+}
+
+/// One completion in OpenAI's shape, whole or as a stream chunk.
+struct OpenAICompletion: Encodable {
+    struct Choice: Encodable {
+        let text: String
+        let finish_reason: String?
+
+        /// Written by hand so that `logprobs` and a streaming chunk's `finish_reason` appear as null.
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(text, forKey: .text)
+            try container.encode(0, forKey: .index)
+            try container.encodeNil(forKey: .logprobs)
+            try container.encode(finish_reason, forKey: .finish_reason)
+        }
+        enum CodingKeys: CodingKey { case text, index, logprobs, finish_reason }
+    }
+    let id: String
+    let object = "text_completion"
+    let created: Int
+    let model: String
+    let choices: [Choice]
+    let usage: Usage?
+}
+
+/// Server-sent events as OpenAI streams them: `data: {chunk}` per token, a
+/// last chunk with the finish reason, optionally a usage chunk, then `data: [DONE]`.
+struct OpenAIStream: StreamEncoding {
+    let id: String
+    let created: Int
+    let model: String
+    let includeUsage: Bool
+
+    var contentType: String { "text/event-stream" }
+    var keepAlive: [UInt8]? { Array(": queued\n\n".utf8) }
+
+    func token(_ token: GeneratedToken) -> [UInt8] {
+        token.text.isEmpty ? [] : event(chunk([.init(text: token.text, finish_reason: nil)], usage: nil))
+    }
+
+    func final(_ summary: JobSummary) -> [UInt8] {
+        var bytes = event(chunk([.init(text: summary.trailingText, finish_reason: summary.finishReason.openAI)], usage: nil))
+        if includeUsage { bytes += event(chunk([], usage: Usage(summary.usage))) }
+        return bytes + Array("data: [DONE]\n\n".utf8)
+    }
+
+    private func chunk(_ choices: [OpenAICompletion.Choice], usage: Usage?) -> OpenAICompletion {
+        OpenAICompletion(id: id, created: created, model: model, choices: choices, usage: usage)
+    }
+
+    private func event(_ completion: OpenAICompletion) -> [UInt8] {
+        Array("data: ".utf8) + JSONCoding.encode(completion) + Array("\n\n".utf8)
+    }
+}
+
+/// `GET /v1/models`: the one model this server serves.
+struct OpenAIModelList: Encodable {
+    struct Entry: Encodable {
+        let id: String
+        let object = "model"
+        let created: Int
+        let owned_by = "gpt-swift"
+    }
+    let object = "list"
+    let data: [Entry]
+}

@@ -1,0 +1,27 @@
+import GPT
+import HTTP
+
+extension Router {
+    /// `POST /generate`: the documented flags as JSON; streams in the format `Accept` asks for.
+    func generate(_ request: HTTPRequest, model: ModelActor, started: ContinuousClock.Instant,
+                  cors: [(String, String)]) async throws(APIError) -> (HTTPResponse, Int?) {
+        try requireJSON(request)
+        let parsed = try GenerateRequest(body: request.body, defaults: config.defaults,
+                                         maxNumTokens: config.maxNumTokens, config: model.config)
+        let job = try submit(parsed, to: model)
+        guard parsed.stream else {
+            let (summary, ids, text) = await job.result()
+            let body = CompletionMessage(text: text, token_ids: ids, finish_reason: summary.finishReason.rawValue,
+                                         usage: Usage(summary.usage), timings: Timings(summary), seed: summary.seed)
+            return (json(200, body), summary.usage.generatedTokens)
+        }
+        let format = StreamFormat.negotiate(accept: request.header("accept"))
+        return (streamResponse(job, encoding: format, request: request, started: started, cors: cors), nil)
+    }
+
+    func requireJSON(_ request: HTTPRequest) throws(APIError) {
+        let mediaType = request.header("content-type")?.split(separator: ";").first?
+            .trimmingCharacters(in: .whitespaces).lowercased()
+        guard mediaType == "application/json" else { throw .unsupportedMediaType }
+    }
+}

@@ -1,0 +1,397 @@
+#!/usr/bin/env python3
+"""End-to-end test of the browser page (GET /) in a real headless Chromium.
+
+Starts gpt-server on a free port (with a small random model unless --ckpt is
+given), opens http://127.0.0.1:PORT/ and checks two scenarios:
+
+  stream  the page shows the model, streams 40 tokens visibly (the text grows
+          in several steps before the finish reason "length" appears) and
+          counts 40 tokens;
+  stop    a 1000-token generation is stopped with the Stop button: the page
+          says "stopped", the text stops growing and the server's /health
+          reports no active generation within a few seconds.
+
+Needs Debian's `chromium` and `chromium-driver` and Python's `selenium`:
+    apt-get install -y chromium chromium-driver && pip install selenium
+
+    python3 scripts/web_test.py --build .build/release
+
+Screenshots go to /tmp/web_test.png (finished stream) and
+/tmp/web_test_stopped.png. The last line is `web: N passed, M failed`
+(scenarios); the exit status is 1 when anything failed.
+
+--proxy-page serves the page (extracted from Sources/InferenceServer/WebPage.swift)
+from a small same-origin proxy in front of the server, for servers without the
+GET / route.
+"""
+
+import argparse
+import http.client
+import http.server
+import json
+import os
+import queue
+import re
+import shutil
+import socketserver
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import urllib.error
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIXTURE_TOKENIZER = os.path.join(ROOT, "Tests", "GPTTests", "Fixtures", "tokenizer", "gpt2ish.json")
+WEB_PAGE_SWIFT = os.path.join(ROOT, "Sources", "InferenceServer", "WebPage.swift")
+PROMPT = "Once upon a time, in a test:"
+
+
+class Checks:
+    """Counts checks, grouped in scenarios; a scenario passes when all its checks do."""
+
+    def __init__(self):
+        self.scenarios = []  # (name, passed)
+        self.current = None
+        self.failures = 0
+
+    def begin(self, name):
+        self.current = name
+        self.failures = 0
+        print(f"-- {name}", flush=True)
+
+    def check(self, ok, what, detail=""):
+        print(f"  {'ok  ' if ok else 'FAIL'} {what}" + (f" ({detail})" if detail else ""), flush=True)
+        if not ok:
+            self.failures += 1
+        return ok
+
+    def end(self, crashed=None):
+        if crashed is not None:
+            self.check(False, "scenario ran to the end", crashed)
+        self.scenarios.append((self.current, self.failures == 0))
+        self.current = None
+
+    def summary(self):
+        passed = sum(1 for _, ok in self.scenarios if ok)
+        return passed, len(self.scenarios) - passed
+
+
+def start_server(build, ckpt, tokenizer, log_path):
+    """Starts gpt-server on a free port; returns (process, base URL)."""
+    log = open(log_path, "wb")
+    process = subprocess.Popen(
+        [os.path.join(build, "gpt-server"), "--port", "0", "--ckpt", ckpt, "--tokenizer", tokenizer],
+        stdout=subprocess.PIPE, stderr=log, cwd=ROOT)
+    lines = queue.Queue()
+
+    def read():
+        for raw in process.stdout:
+            lines.put(raw.decode(errors="replace"))
+        lines.put(None)
+
+    threading.Thread(target=read, daemon=True).start()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            line = lines.get(timeout=0.5)
+        except queue.Empty:
+            continue
+        if line is None:
+            break
+        match = re.search(r"listening on (http://[\w.\-\[\]:]+)", line)
+        if match:
+            return process, match.group(1)
+    process.kill()
+    raise RuntimeError(f"gpt-server did not report its address; see {log_path}")
+
+
+def get_json(url):
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return json.loads(response.read())
+
+
+def page_from_swift():
+    """The HTML between #\"\"\" and \"\"\"# in WebPage.swift (written at column 0, so no indentation to strip)."""
+    source = open(WEB_PAGE_SWIFT, encoding="utf-8").read()
+    match = re.search(r'#"""\n(.*?)\n"""#', source, re.S)
+    if not match:
+        raise RuntimeError(f"no raw string literal in {WEB_PAGE_SWIFT}")
+    return match.group(1).encode()
+
+
+def start_proxy(upstream):
+    """A same-origin stand-in for GET /: serves the page, forwards everything else (streaming)."""
+    page = page_from_swift()
+    host, port = upstream.split("://", 1)[1].rsplit(":", 1)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            if self.path == "/" or self.path.startswith("/?"):
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
+            else:
+                self.forward()
+
+        def do_POST(self):
+            self.forward()
+
+        def forward(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else None
+            headers = {k: v for k, v in self.headers.items()
+                       if k.lower() in ("content-type", "accept", "authorization")}
+            connection = http.client.HTTPConnection(host, int(port), timeout=60)
+            try:
+                connection.request(self.command, self.path, body=body, headers=headers)
+                response = connection.getresponse()
+                self.send_response(response.status)
+                for k, v in response.getheaders():
+                    if k.lower() in ("content-type", "retry-after", "cache-control", "allow"):
+                        self.send_header(k, v)
+                self.send_header("Connection", "close")
+                self.end_headers()
+                while True:  # HTTP/1.0 style: the body ends when the connection closes
+                    chunk = response.read1(65536)
+                    if not chunk:
+                        break
+                    self.wfile.write(chunk)
+                    self.wfile.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the browser left: closing upstream makes the server cancel
+            finally:
+                connection.close()
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def make_driver(args):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = args.chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1000,1150",
+                 "--disable-gpu", "--no-first-run", "--disable-extensions"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service(executable_path=args.chromedriver), options=options)
+
+
+# One round trip for everything the checks look at.
+STATE_JS = """
+const $ = (id) => document.getElementById(id);
+return {
+  gen: $("gen").textContent, prompt: $("prompt-out").textContent,
+  status: $("status").textContent, state: $("status").dataset.state,
+  count: $("count").textContent, rate: $("rate").textContent,
+  finish: $("summary").hidden ? "" : $("finish").textContent,
+  seed: $("seed-out").textContent, timings: $("timings").textContent,
+  error: $("error").hidden ? "" : $("error").textContent,
+  generate: !$("generate").disabled, stop: !$("stop").disabled,
+};
+"""
+
+
+def state(driver):
+    return driver.execute_script(STATE_JS)
+
+
+def wait_for(predicate, timeout, interval=0.05):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
+
+
+def set_field(driver, element_id, value):
+    element = driver.find_element("id", element_id)
+    element.clear()
+    element.send_keys(str(value))
+
+
+def js_errors(driver):
+    try:
+        entries = driver.get_log("browser")
+    except Exception:
+        return []
+    return [e["message"] for e in entries if e.get("level") == "SEVERE"]
+
+
+def scenario_stream(driver, base, checks, model):
+    checks.begin("stream: 40 tokens appear one by one")
+    driver.get(base + "/")
+    ready = wait_for(lambda: driver.execute_script(
+        'return document.getElementById("model").dataset.state === "ready"'), 15)
+    model_text = driver.find_element("id", "model").text
+    checks.check(ready and f"context {model['context_length']}" in model_text,
+                 "the model's shape is shown", model_text)
+    checks.check(driver.find_element("id", "max_seq_len").get_attribute("max") == str(model["context_length"]),
+                 "max_seq_len is capped at the context length")
+    checks.check(driver.find_element("id", "prompt").get_attribute("value") == "To be, or not to be:",
+                 "the default prompt is filled in")
+    initial = state(driver)
+    checks.check(initial["generate"] and not initial["stop"], "Generate enabled, Stop disabled before a run")
+
+    set_field(driver, "prompt", PROMPT)
+    set_field(driver, "num_tokens", 40)
+    set_field(driver, "delay_ms", 50)
+    driver.find_element("id", "generate").click()
+
+    samples, growth, previous, running_seen = 0, 0, 0, False
+    deadline = time.monotonic() + 30
+    current = state(driver)
+    while time.monotonic() < deadline:
+        started = time.monotonic()
+        current = state(driver)
+        samples += 1
+        if current["finish"]:
+            break
+        if current["stop"] and not current["generate"]:
+            running_seen = True
+        if len(current["gen"]) > previous:
+            growth += 1
+            previous = len(current["gen"])
+        time.sleep(max(0.0, 0.03 - (time.monotonic() - started)))
+    checks.check(running_seen, "Stop enabled and Generate disabled while running")
+    checks.check(growth >= 3, "the text grew in at least 3 steps before the finish reason appeared",
+                 f"{growth} steps in {samples} samples")
+    checks.check(current["finish"] == "length", 'the finish reason "length" is shown', repr(current["finish"]))
+    checks.check(current["count"] == "40", "the token count is 40", current["count"])
+    checks.check(current["prompt"] == PROMPT and len(current["gen"]) > 0,
+                 "the prompt comes first, then the generated text", f"{len(current['gen'])} generated characters")
+    checks.check(current["seed"].isdigit() and "first token" in current["timings"] and current["rate"] != "–",
+                 "the seed, the server's timings and tokens/s are shown",
+                 f"seed {current['seed']}, {current['rate']} tokens/s")
+    checks.check(current["generate"] and not current["stop"] and not current["error"],
+                 "Generate enabled again, Stop disabled, no error")
+    driver.save_screenshot("/tmp/web_test.png")
+    errors = js_errors(driver)
+    checks.check(not errors, "no JavaScript errors in the console", "; ".join(errors)[:300])
+
+
+def scenario_stop(driver, base, server, checks):
+    from selenium.webdriver.common.keys import Keys
+
+    checks.begin("stop: Stop cancels a long generation")
+    set_field(driver, "num_tokens", 1000)
+    set_field(driver, "delay_ms", 50)
+    # Start with Ctrl+Enter from the prompt box (the keyboard path).
+    driver.find_element("id", "prompt").send_keys(Keys.CONTROL, Keys.ENTER)
+    started = wait_for(lambda: int(state(driver)["count"] or 0) >= 5, 20)
+    checks.check(started, "tokens arrive after Ctrl+Enter", f"{state(driver)['count']} tokens")
+    active = get_json(server + "/health")["active"]
+    checks.check(active == 1, "the server has the generation active", f"active {active}")
+
+    driver.find_element("id", "stop").click()
+    stopped = wait_for(lambda: state(driver)["status"] == "stopped", 3)
+    after = state(driver)
+    checks.check(stopped, 'the page shows "stopped"', after["status"])
+    checks.check(after["generate"] and not after["stop"], "Generate enabled again, Stop disabled")
+    checks.check(not after["finish"] and not after["error"], "no finish summary and no error after stopping",
+                 after["error"][:200])
+    length = len(after["gen"])
+    time.sleep(1.0)
+    later = state(driver)
+    checks.check(len(later["gen"]) == length and later["count"] == after["count"],
+                 "the text stops growing", f"{length} -> {len(later['gen'])} characters, {later['count']} tokens")
+    idle = wait_for(lambda: get_json(server + "/health")["active"] == 0, 5, interval=0.1)
+    checks.check(idle, "the server's /health reports active 0 within 5 s (cancelled)",
+                 json.dumps(get_json(server + "/health")))
+    driver.save_screenshot("/tmp/web_test_stopped.png")
+    errors = [e for e in js_errors(driver) if "ERR_ABORTED" not in e]
+    checks.check(not errors, "no JavaScript errors in the console", "; ".join(errors)[:300])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--build", default=".build/debug", help="folder with gpt-server and gpt-random-model")
+    parser.add_argument("--ckpt", help="checkpoint (default: a random model made in a temp folder)")
+    parser.add_argument("--tokenizer", default=FIXTURE_TOKENIZER)
+    parser.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium")
+    parser.add_argument("--chromedriver", default=shutil.which("chromedriver") or "/usr/bin/chromedriver")
+    parser.add_argument("--proxy-page", action="store_true",
+                        help="serve the page from WebPage.swift through a same-origin proxy (server without GET /)")
+    args = parser.parse_args()
+    build = os.path.abspath(os.path.join(ROOT, args.build) if not os.path.isabs(args.build) else args.build)
+
+    checks = Checks()
+    temp = tempfile.mkdtemp(prefix="web_test.")
+    server_process = proxy = driver = None
+    try:
+        ckpt = args.ckpt
+        if not ckpt:
+            ckpt = os.path.join(temp, "model.bin")
+            subprocess.run([os.path.join(build, "gpt-random-model"), "--out", ckpt, "--context", "256",
+                            "--vocab", "2100", "--layers", "4", "--heads", "4", "--channels", "128"],
+                           check=True, stdout=subprocess.DEVNULL)
+        log_path = os.path.join(temp, "server.log")
+        server_process, server = start_server(build, ckpt, args.tokenizer, log_path)
+        model = get_json(server + "/model")
+        base = server
+        if args.proxy_page:
+            proxy, base = start_proxy(server)
+            print(f"page served by a proxy at {base} in front of {server}", flush=True)
+        else:
+            try:
+                with urllib.request.urlopen(server + "/", timeout=5) as response:
+                    kind = response.headers.get("Content-Type", "")
+                    if not kind.startswith("text/html"):
+                        raise RuntimeError(f"GET / answered Content-Type {kind!r}, not text/html")
+            except urllib.error.HTTPError as error:
+                raise RuntimeError(f"GET / answered {error.code}; add the route, or run with --proxy-page")
+            print(f"server at {server}", flush=True)
+        driver = make_driver(args)
+
+        for scenario in (lambda: scenario_stream(driver, base, checks, model),
+                         lambda: scenario_stop(driver, base, server, checks)):
+            try:
+                scenario()
+                checks.end()
+            except Exception as error:
+                traceback.print_exc()
+                checks.end(crashed=f"{type(error).__name__}: {error}")
+        if server_process.poll() is not None:
+            print(f"gpt-server exited early; log:\n{open(log_path).read()[-2000:]}")
+    except Exception as error:
+        traceback.print_exc()
+        print(f"setup failed: {error}")
+        checks.scenarios.append(("setup", False))
+    finally:
+        if driver is not None:
+            try:
+                driver.quit()
+            except Exception:
+                pass
+        if proxy is not None:
+            proxy.shutdown()
+            proxy.server_close()
+        if server_process is not None and server_process.poll() is None:
+            server_process.terminate()
+            try:
+                server_process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server_process.kill()
+                server_process.wait()
+        shutil.rmtree(temp, ignore_errors=True)
+
+    passed, failed = checks.summary()
+    print(f"web: {passed} passed, {failed} failed")
+    return 1 if failed or passed == 0 else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
