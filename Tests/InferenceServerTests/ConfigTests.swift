@@ -75,3 +75,20 @@ import Testing
         #expect(StreamFormat.negotiate(accept: `case`.0) == `case`.1)
     }
 }
+
+@Suite struct AccessTests {
+    @Test func keyComparisonIsExact() {
+        let key = Array("s3cret".utf8)
+        #expect(Access.constantTimeEqual(key, Array("s3cret".utf8)))
+        #expect(!Access.constantTimeEqual(key, Array("s3creT".utf8)))
+        #expect(!Access.constantTimeEqual(key, Array("s3cre".utf8)))
+        #expect(!Access.constantTimeEqual(key, Array("s3cret ".utf8)))
+        #expect(!Access.constantTimeEqual(key, []))
+        #expect(Access.constantTimeEqual([], []))
+    }
+
+    @Test func modelIDComesFromTheCheckpointPath() {
+        #expect(Router.modelID(checkpointPath: "/srv/models/shakespeare/gpt_checkpoint.bin") == "shakespeare")
+        #expect(Router.modelID(checkpointPath: "/tmp/tiny.bin") == "tiny")
+    }
+}
