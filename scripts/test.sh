@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Every test: the Swift suites (engine, tokenizer, HTTP layer, server over
+# loopback, CLI), then the official `openai` client and a headless Chromium
+# against real gpt-server processes. Needs `scripts/setup.sh --test` once.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+passed=0
+failed=0
+run() {
+  echo "== $*"
+  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "== FAILED: $*"; fi
+}
+run swift test
+run python3 scripts/openai_test.py --build .build/debug
+run python3 scripts/web_test.py --build .build/debug
+echo "test.sh: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
