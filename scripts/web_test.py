@@ -4,7 +4,8 @@
 Starts gpt-server on a free port (with a small random model unless --ckpt is
 given), opens http://127.0.0.1:PORT/ and checks two scenarios:
 
-  stream  the page shows the model, streams 40 tokens visibly (the text grows
+  stream  the page asks for the server's API key (a random one, unless
+          --no-api-key), then shows the model, streams 40 tokens visibly (the text grows
           in several steps before the finish reason "length" appears) and
           counts 40 tokens;
   stop    a 1000-token generation is stopped with the Stop button: the page
@@ -79,12 +80,20 @@ class Checks:
         return passed, len(self.scenarios) - passed
 
 
-def start_server(build, ckpt, tokenizer, log_path):
-    """Starts gpt-server on a free port; returns (process, base URL)."""
+def start_server(build, ckpt, tokenizer, log_path, api_key=""):
+    """Starts gpt-server on a free port; returns (process, base URL).
+
+    It runs in the log's folder with no GPT_SERVER_* variables but the API key,
+    so neither config/server.json nor the caller's environment changes it.
+    """
     log = open(log_path, "wb")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GPT_SERVER_")}
+    if api_key:
+        env["GPT_SERVER_API_KEY"] = api_key
     process = subprocess.Popen(
-        [os.path.join(build, "gpt-server"), "--port", "0", "--ckpt", ckpt, "--tokenizer", tokenizer],
-        stdout=subprocess.PIPE, stderr=log, cwd=ROOT)
+        [os.path.join(build, "gpt-server"), "--port", "0", "--ckpt", os.path.abspath(ckpt),
+         "--tokenizer", os.path.abspath(tokenizer)],
+        stdout=subprocess.PIPE, stderr=log, cwd=os.path.dirname(log_path), env=env)
     lines = queue.Queue()
 
     def read():
@@ -108,8 +117,9 @@ def start_server(build, ckpt, tokenizer, log_path):
     raise RuntimeError(f"gpt-server did not report its address; see {log_path}")
 
 
-def get_json(url):
-    with urllib.request.urlopen(url, timeout=5) as response:
+def get_json(url, api_key=""):
+    headers = {"Authorization": "Bearer " + api_key} if api_key else {}
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5) as response:
         return json.loads(response.read())
 
 
@@ -231,14 +241,26 @@ def js_errors(driver):
     return [e["message"] for e in entries if e.get("level") == "SEVERE"]
 
 
-def scenario_stream(driver, base, checks, model):
-    checks.begin("stream: 40 tokens appear one by one")
+def scenario_stream(driver, base, checks, model, api_key):
+    checks.begin("stream: " + ("the key is asked for, then " if api_key else "") + "40 tokens appear one by one")
     driver.get(base + "/")
+    if api_key:
+        asked = wait_for(lambda: driver.find_element("id", "keymsg").is_displayed(), 10)
+        message = driver.find_element("id", "keymsg").text
+        checks.check(asked and "this server needs an API key" in message.lower()
+                     and driver.find_element("id", "apikey").is_displayed(),
+                     "a 401 makes the page ask for the API key", message)
+        checks.check(not state(driver)["generate"], "Generate disabled until the key is given")
+        driver.find_element("id", "apikey").send_keys(api_key)
+        driver.find_element("id", "savekey").click()
     ready = wait_for(lambda: driver.execute_script(
         'return document.getElementById("model").dataset.state === "ready"'), 15)
     model_text = driver.find_element("id", "model").text
     checks.check(ready and f"context {model['context_length']}" in model_text,
                  "the model's shape is shown", model_text)
+    if api_key:
+        stored = driver.execute_script("return Object.values(localStorage)")
+        checks.check(stored == [api_key], "the key is kept in localStorage")
     checks.check(driver.find_element("id", "max_seq_len").get_attribute("max") == str(model["context_length"]),
                  "max_seq_len is capped at the context length")
     checks.check(driver.find_element("id", "prompt").get_attribute("value") == "To be, or not to be:",
@@ -323,6 +345,8 @@ def main():
     parser.add_argument("--tokenizer", default=FIXTURE_TOKENIZER)
     parser.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium")
     parser.add_argument("--chromedriver", default=shutil.which("chromedriver") or "/usr/bin/chromedriver")
+    parser.add_argument("--no-api-key", action="store_true",
+                        help="run the server without an API key (by default it gets a random one the page must ask for)")
     parser.add_argument("--proxy-page", action="store_true",
                         help="serve the page from WebPage.swift through a same-origin proxy (server without GET /)")
     args = parser.parse_args()
@@ -339,8 +363,9 @@ def main():
                             "--vocab", "2100", "--layers", "4", "--heads", "4", "--channels", "128"],
                            check=True, stdout=subprocess.DEVNULL)
         log_path = os.path.join(temp, "server.log")
-        server_process, server = start_server(build, ckpt, args.tokenizer, log_path)
-        model = get_json(server + "/model")
+        api_key = "" if args.no_api_key else "web-test-" + os.urandom(6).hex()
+        server_process, server = start_server(build, ckpt, args.tokenizer, log_path, api_key)
+        model = get_json(server + "/model", api_key)
         base = server
         if args.proxy_page:
             proxy, base = start_proxy(server)
@@ -356,7 +381,7 @@ def main():
             print(f"server at {server}", flush=True)
         driver = make_driver(args)
 
-        for scenario in (lambda: scenario_stream(driver, base, checks, model),
+        for scenario in (lambda: scenario_stream(driver, base, checks, model, api_key),
                          lambda: scenario_stop(driver, base, server, checks)):
             try:
                 scenario()

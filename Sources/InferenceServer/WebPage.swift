@@ -171,6 +171,7 @@ kbd { font-family: var(--mono); font-size: .75rem; border: 1px solid var(--line)
   let controller = null;    // the running generation's AbortController
   let stopping = false;
   let modelRetry = null;
+  let unreachableDelay = 1000;  // doubles (to 30 s) while the server cannot be reached
   let count = 0, firstAt = 0, lastAt = 0, rateTimer = null;
   let genText = null;       // the text node tokens are appended to
 
@@ -187,6 +188,7 @@ kbd { font-family: var(--mono); font-size: .75rem; border: 1px solid var(--line)
   function showError(message) {
     $("error").textContent = message;
     $("error").hidden = false;
+    $("error").scrollIntoView({ block: "nearest" });
   }
 
   function clearError() {
@@ -270,10 +272,14 @@ kbd { font-family: var(--mono); font-size: .75rem; border: 1px solid var(--line)
     try {
       response = await fetch(api + "/model", { headers: withAuth({ Accept: "application/json" }), cache: "no-store" });
     } catch (e) {
-      $("model").textContent = "Cannot reach the server (" + e.message + "); retrying…";
-      modelRetry = setTimeout(loadModel, 2000);
+      unreachableDelay = Math.min(unreachableDelay * 2, 30000);
+      $("model").textContent = "Cannot reach the server (" + e.message + "); retrying in " +
+        Math.round(unreachableDelay / 1000) + " s…";
+      $("model").dataset.state = "unreachable";
+      modelRetry = setTimeout(loadModel, unreachableDelay);
       return;
     }
+    unreachableDelay = 1000;
     if (response.status === 401) {
       $("model").textContent = "Model info: " + await describeError(response);
       $("model").dataset.state = "unauthorized";
@@ -293,6 +299,7 @@ kbd { font-family: var(--mono); font-size: .75rem; border: 1px solid var(--line)
     } else {
       try {
         showModel(await response.json());
+        if (apiKey && $("keymsg").hidden) $("keybox").open = false;  // the key works: tuck it away
       } catch (e) {
         $("model").textContent = "Model info unreadable: " + e.message;
         $("model").dataset.state = "error";

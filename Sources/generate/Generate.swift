@@ -3,7 +3,8 @@ import Foundation
 import GPT
 
 /// `generate`: the documented flags (DESIGN §6) plus --seed and --top_p.
-/// Parsing and printing only; the engine does the rest.
+/// Parsing and printing only; the engine does the rest. Numeric options take
+/// their value unconditionally, so `--eos_id -1` reads -1 rather than a flag.
 struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate",
@@ -13,10 +14,10 @@ struct Generate: ParsableCommand {
     @Option(name: .customLong("prompt"), help: "Text to continue (required).")
     var prompt: String
 
-    @Option(name: .customLong("num_tokens"), help: "New tokens to generate.")
+    @Option(name: .customLong("num_tokens"), parsing: .unconditional, help: "New tokens to generate.")
     var numTokens = 50
 
-    @Option(name: .customLong("max_seq_len"), help: "Tokens the model sees at once (1 ... the model's context).")
+    @Option(name: .customLong("max_seq_len"), parsing: .unconditional, help: "Tokens the model sees at once (1 ... the model's context).")
     var maxSeqLen = 32
 
     @Option(name: .customLong("ckpt"), help: "Checkpoint file (llm.c GPT-2 float32).")
@@ -25,39 +26,43 @@ struct Generate: ParsableCommand {
     @Option(name: .customLong("tokenizer"), help: "Hugging Face tokenizer.json.")
     var tokenizer: String?
 
-    @Option(name: .customLong("top_k"), help: "Sample from the k most likely tokens (0 = all, 1 = greedy).")
+    @Option(name: .customLong("top_k"), parsing: .unconditional, help: "Sample from the k most likely tokens (0 = all, 1 = greedy).")
     var topK = 5
 
-    @Option(name: .customLong("top_p"), help: "Nucleus sampling: keep the most likely tokens up to this mass (1 = off).")
+    @Option(name: .customLong("top_p"), parsing: .unconditional, help: "Nucleus sampling: keep the most likely tokens up to this mass (1 = off).")
     var topP: Float = 1.0
 
-    @Option(name: .customLong("temp"), help: "Temperature (0 = greedy).")
+    @Option(name: .customLong("temp"), parsing: .unconditional, help: "Temperature (0 = greedy).")
     var temperature: Float = 1.0
 
-    @Option(name: .customLong("eos_id"), help: "Stop when this token is generated (-1 = never).")
+    @Option(name: .customLong("eos_id"), parsing: .unconditional, help: "Stop when this token is generated (-1 = never).")
     var eosId = -1
 
-    @Option(name: .customLong("seed"), help: "Seed for reproducible sampling (default: random, printed on stderr).")
+    @Option(name: .customLong("seed"), parsing: .unconditional, help: "Seed for reproducible sampling (default: random, printed on stderr).")
     var seed: UInt64?
 
     @Option(name: .customLong("stream"), help: "Print each token as it is produced (true) or all text at the end (false).")
     var stream = true
 
-    @Option(name: .customLong("delay_ms"), help: "Pause between streamed tokens, in milliseconds.")
+    @Option(name: .customLong("delay_ms"), parsing: .unconditional, help: "Pause between streamed tokens, in milliseconds.")
     var delayMilliseconds = 0
 
     static let defaultCheckpoint = "gpt_checkpoint.bin"
     static let defaultTokenizer = "tokenizer.json"
 
+    /// Usage errors before any file is read; the model's own limits are checked once it is loaded.
     func validate() throws {
         if prompt.isEmpty { throw ValidationError("--prompt must not be empty") }
-        if numTokens < 0 { throw ValidationError("--num_tokens must be 0 or more (got \(numTokens))") }
-        if maxSeqLen < 1 { throw ValidationError("--max_seq_len must be 1 or more (got \(maxSeqLen))") }
-        if topK < 0 { throw ValidationError("--top_k must be 0 (all tokens) or more (got \(topK))") }
-        if !(temperature.isFinite && temperature >= 0) { throw ValidationError("--temp must be a number >= 0 (got \(temperature))") }
-        if !(topP > 0 && topP <= 1) { throw ValidationError("--top_p must be greater than 0 and at most 1 (got \(topP))") }
-        if eosId < -1 { throw ValidationError("--eos_id must be -1 (none) or a token id (got \(eosId))") }
         if delayMilliseconds < 0 { throw ValidationError("--delay_ms must be 0 or more (got \(delayMilliseconds))") }
+        try checkSettings(for: nil)
+    }
+
+    func checkSettings(for config: GPTConfig?) throws {
+        do throws(SettingsError) {
+            try settings.validate(for: config)
+        } catch {
+            throw ValidationError("--\(error.field) \(error.problem)")
+        }
     }
 
     var settings: GenerationSettings {
@@ -100,11 +105,7 @@ struct Generate: ParsableCommand {
         } catch {
             throw RuntimeFailure(message: "\(error)")
         }
-        do {
-            try settings.validate(for: textModel.config)
-        } catch {
-            throw ValidationError("--\(error.field) \(error.problem)")
-        }
+        try checkSettings(for: textModel.config)
         let generator = try textModel.generator(prompt: prompt, settings: settings)
 
         let output = StandardOutput()

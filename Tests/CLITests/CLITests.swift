@@ -50,6 +50,12 @@ import Testing
         #expect(outcome.stderr.contains("20 tokens (length)"))
     }
 
+    /// Negative numbers are values, not flags: the documented default can be spelled out.
+    @Test func negativeNumbersAreValues() throws {
+        let outcome = try generate(["--prompt", "hi", "--eos_id", "-1", "--num_tokens", "3", "--seed", "1"])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+    }
+
     @Test func seedMakesRunsRepeatableInBothModes() throws {
         let streamed = try generate(["--prompt", "My kingdom for a", "--seed", "42", "--stream", "true"])
         let whole = try generate(["--prompt", "My kingdom for a", "--seed", "42", "--stream=false"])
@@ -86,7 +92,9 @@ import Testing
     @Test(arguments: [
         (["--num_tokens", "5"], "--prompt"),
         (["--prompt", "hi", "--num_tokens", "-1"], "--num_tokens"),
-        (["--prompt", "hi", "--temp", "-0.1"], "--temp"),
+        (["--prompt", "hi", "--temp", "-0.1"], "--temp must be a finite number >= 0"),
+        (["--prompt", "hi", "--eos_id", "-2"], "--eos_id must be -1 (none) or a token id"),
+        (["--prompt", "hi", "--eos_id", "2100"], "--eos_id must be -1 (none) or a token id from 0 to 2099"),
         (["--prompt", "hi", "--top_k", "-3"], "--top_k"),
         (["--prompt", "hi", "--max_seq_len", "0"], "--max_seq_len"),
         (["--prompt", "hi", "--max_seq_len", "65"], "--max_seq_len must be between 1 and the model's context length 64"),

@@ -28,11 +28,16 @@ public struct GenerationSettings: Sendable, Equatable {
     public static func freshSeed() -> UInt64 { UInt64.random(in: 0..<(1 << 53)) }
 
     /// Checks every field against the model; the error names the field and what it allows.
-    public func validate(for config: GPTConfig) throws(SettingsError) {
+    /// Without a model, only what holds for any model is checked (so bad usage
+    /// is reported before any file is read).
+    public func validate(for config: GPTConfig?) throws(SettingsError) {
         guard numTokens >= 0 else {
             throw SettingsError(field: "num_tokens", "must be 0 or more (got \(numTokens))")
         }
-        guard (1...config.maxT).contains(maxSeqLen) else {
+        guard maxSeqLen >= 1 else {
+            throw SettingsError(field: "max_seq_len", "must be 1 or more (got \(maxSeqLen))")
+        }
+        if let config, maxSeqLen > config.maxT {
             throw SettingsError(field: "max_seq_len", "must be between 1 and the model's context length \(config.maxT) (got \(maxSeqLen))")
         }
         guard topK >= 0 else {
@@ -44,7 +49,10 @@ public struct GenerationSettings: Sendable, Equatable {
         guard topP.isFinite && topP > 0 && topP <= 1 else {
             throw SettingsError(field: "top_p", "must be greater than 0 and at most 1, where 1 turns it off (got \(topP))")
         }
-        guard eosId == -1 || (0..<config.vocabularySize).contains(eosId) else {
+        guard eosId >= -1 else {
+            throw SettingsError(field: "eos_id", "must be -1 (none) or a token id (got \(eosId))")
+        }
+        if let config, eosId >= config.vocabularySize {
             throw SettingsError(field: "eos_id", "must be -1 (none) or a token id from 0 to \(config.vocabularySize - 1) (got \(eosId))")
         }
         guard stop.count <= Self.maxStopStrings,
