@@ -104,7 +104,7 @@ public final class Router: Sendable {
             return (json(200, HealthMessage(status: "ok", active: load.active, queued: load.queued)), nil)
         case "/model":
             try allow("GET")
-            return (json(200, ModelMessage(try ready().textModel)), nil)
+            return (json(200, ModelMessage(try ready().textModel, config: config)), nil)
         case "/metrics":
             try allow("GET")
             let load = model?.load ?? (active: 0, queued: 0)
@@ -216,10 +216,17 @@ struct HealthMessage: Encodable {
     let queued: Int
 }
 
+/// `GET /model`: the model's shape and files, and what a request may ask of it here.
 struct ModelMessage: Encodable {
+    struct Limits: Encodable { let max_num_tokens: Int }
     let layers, heads, channels, vocab_size, context_length, parameters: Int
     let checkpoint, tokenizer: String
-    init(_ model: TextModel) {
+    let limits: Limits
+    /// The values a request gets for fields it leaves out.
+    let defaults: GenerationDefaults
+    init(_ model: TextModel, config server: ServerConfig) {
+        limits = Limits(max_num_tokens: server.maxNumTokens)
+        defaults = server.defaults
         let config = model.config
         layers = config.layers
         heads = config.heads

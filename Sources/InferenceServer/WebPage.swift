@@ -261,8 +261,11 @@ kbd { font-family: var(--mono); font-size: .75rem; border: 1px solid var(--line)
     maxSeq.max = m.context_length;
     $("top_k").max = m.vocab_size;
     $("eos_id").max = m.vocab_size - 1;
+    // The server's own defaults and limits, when it reports them.
+    if (m.defaults) for (const [name] of fields) if (name in m.defaults) $(name).value = m.defaults[name];
+    if (m.limits) $("num_tokens").max = m.limits.max_num_tokens;
     if (Number(maxSeq.value) > m.context_length) maxSeq.value = m.context_length;
-    maxSeq.parentElement.querySelector(".hint").textContent = "context window, 1–" + m.context_length + " (32)";
+    maxSeq.parentElement.querySelector(".hint").textContent = "context, 1–" + m.context_length + " (32)";
   }
 
   async function loadModel() {
