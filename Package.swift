@@ -19,6 +19,7 @@ let package = Package(
         .executable(name: "gpt-bench", targets: ["gpt-bench"]),
         .executable(name: "gpt-random-model", targets: ["gpt-random-model"]),
         .executable(name: "gpt-server", targets: ["gpt-server"]),
+        .executable(name: "gpt-train", targets: ["gpt-train"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -46,6 +47,11 @@ let package = Package(
             swiftSettings: cpuFlags
         ),
         .target(
+            name: "Training",
+            dependencies: ["GPT", "CBLAS"],
+            swiftSettings: cpuFlags
+        ),
+        .target(
             name: "HTTP",
             dependencies: ["CMicroHTTPD"]
         ),
@@ -65,6 +71,10 @@ let package = Package(
                            .product(name: "Logging", package: "swift-log")]
         ),
         .executableTarget(
+            name: "gpt-train",
+            dependencies: ["GPT", "Training", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
             name: "gpt-bench",
             dependencies: ["GPT", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
@@ -76,6 +86,14 @@ let package = Package(
             name: "GPTTests",
             dependencies: ["GPT"],
             exclude: ["Fixtures"]
+        ),
+        .testTarget(
+            name: "TrainingTests",
+            dependencies: ["GPT", "Training", "CBLAS"]
+        ),
+        .testTarget(
+            name: "TrainCLITests",
+            dependencies: ["gpt-train", "GPT"]
         ),
         // A raw-socket HTTP client, to see chunk framing and to hang up mid-stream.
         .target(

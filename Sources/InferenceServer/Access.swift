@@ -15,8 +15,9 @@ struct Access: Sendable {
     func authorize(_ request: HTTPRequest) -> APIError? {
         guard !apiKey.isEmpty, !Self.publicPaths.contains(request.path) else { return nil }
         let header = request.header("authorization") ?? ""
-        let prefix = "Bearer "
-        guard header.hasPrefix(prefix), Self.constantTimeEqual(Array(header.utf8.dropFirst(prefix.utf8.count)), Array(apiKey.utf8)) else {
+        let scheme = "bearer "  // the scheme name is case-insensitive (RFC 9110)
+        guard header.lowercased().hasPrefix(scheme),
+              Self.constantTimeEqual(Array(header.utf8.dropFirst(scheme.utf8.count)), Array(apiKey.utf8)) else {
             return APIError(status: 401, code: "unauthorized",
                             message: header.isEmpty ? "this server needs an API key: send Authorization: Bearer <key>"
                                                     : "the API key is not valid",
@@ -28,9 +29,9 @@ struct Access: Sendable {
     /// Compares in time that depends only on the lengths, so the key cannot be
     /// guessed a byte at a time from response times.
     static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        var difference = UInt8(truncatingIfNeeded: a.count ^ b.count)
+        var difference = a.count == b.count ? 0 : 1
         for i in 0..<max(a.count, b.count) {
-            difference |= (i < a.count ? a[i] : 0) ^ (i < b.count ? b[i] : 0)
+            difference |= Int((i < a.count ? a[i] : 0) ^ (i < b.count ? b[i] : 0))
         }
         return difference == 0
     }
@@ -38,19 +39,22 @@ struct Access: Sendable {
     /// CORS headers for a request from `origin`, or nil when that origin is not allowed.
     func corsHeaders(origin: String?) -> [(String, String)]? {
         guard let origin, corsOrigins.contains(origin) || corsOrigins.contains("*") else { return nil }
-        return [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")]
+        return [("Access-Control-Allow-Origin", origin), ("Vary", "Origin"), ("Access-Control-Expose-Headers", "Retry-After")]
     }
 
-    /// The answer to a CORS preflight (OPTIONS with Access-Control-Request-Method).
-    func preflight(_ request: HTTPRequest) -> HTTPResponse {
+    /// The answer to a CORS preflight (OPTIONS with Access-Control-Request-Method):
+    /// the headers an allowed origin may send, or the error for any other origin.
+    func preflight(_ request: HTTPRequest) -> Result<HTTPResponse, APIError> {
         guard let headers = corsHeaders(origin: request.header("origin")) else {
-            return APIError(status: 403, code: "cors_origin_not_allowed",
-                            message: "cross-origin requests from \(request.header("origin") ?? "this origin") are not allowed; see the cors_origins setting").response
+            return .failure(APIError(status: 403, code: "cors_origin_not_allowed",
+                                     message: "cross-origin requests from \(request.header("origin") ?? "this origin") are not allowed; see the cors_origins setting"))
         }
-        return .full(status: 204, headers: headers + [
+        // Client libraries add headers of their own; an allowed origin may send any.
+        let requested = request.header("access-control-request-headers") ?? "Authorization, Content-Type, Accept"
+        return .success(.full(status: 204, headers: headers + [
             ("Access-Control-Allow-Methods", "GET, POST, OPTIONS"),
-            ("Access-Control-Allow-Headers", "Authorization, Content-Type, Accept"),
+            ("Access-Control-Allow-Headers", requested),
             ("Access-Control-Max-Age", "600"),
-        ], body: [])
+        ], body: []))
     }
 }

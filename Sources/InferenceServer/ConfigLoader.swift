@@ -62,15 +62,21 @@ public struct ConfigLoader {
         try set(String(override[..<equals]), text: String(override[override.index(after: equals)...]), source: source)
     }
 
-    /// Applies a value that is a string whatever it looks like (a path, a host name).
-    public mutating func set(_ key: String, string: String, source: String) throws {
-        try set(key, value: string, source: source)
-    }
-
-    /// Applies a value given as text: JSON if it parses as a scalar, else a plain string.
+    /// Applies a value given as text: as-is for a string setting (a key of
+    /// digits stays a string), else as JSON (numbers, booleans, lists).
     public mutating func set(_ key: String, text: String, source: String) throws {
+        if current(key) is String {
+            try set(key, value: text, source: source)
+            return
+        }
         let value = (try? JSONSerialization.jsonObject(with: Data(text.utf8), options: .fragmentsAllowed)) ?? text
         try set(key, value: value, source: source)
+    }
+
+    private func current(_ key: String) -> Any? {
+        key.hasPrefix("defaults.")
+            ? (settings["defaults"] as? [String: Any])?[String(key.dropFirst("defaults.".count))]
+            : settings[key]
     }
 
     private mutating func set(_ key: String, value: Any, source: String) throws {

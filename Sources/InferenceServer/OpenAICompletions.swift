@@ -15,7 +15,9 @@ struct OpenAICompletionRequest {
                          "frequency_penalty", "logit_bias", "suffix", "user"]
     static let defaultMaxTokens = 16
 
-    init(body: [UInt8], modelID: String, maxNumTokens: Int, config: GPTConfig) throws(APIError) {
+    /// `endOfText`: the tokenizer's end-of-text id, if it has one; drawing it ends the
+    /// completion with finish_reason "stop", as OpenAI's models do.
+    init(body: [UInt8], modelID: String, maxNumTokens: Int, config: GPTConfig, endOfText: Int?) throws(APIError) {
         let object: JSONObject
         do {
             guard case .object(let parsed) = try JSONValue.parse(body) else {
@@ -27,9 +29,16 @@ struct OpenAICompletionRequest {
         } catch {
             throw .badRequest("the body is not valid JSON: \(error)", code: "invalid_json")
         }
-        for (key, _) in object.members where !Self.fields.contains(key) {
-            throw .badRequest("unknown field \"\(key)\"; supported: \(Self.fields.joined(separator: ", "))",
-                              code: "unknown_field", param: key)
+        var seen = Set<String>()
+        for (key, _) in object.members {
+            guard Self.fields.contains(key) else {
+                throw .badRequest("unknown field \"\(key)\"; supported: \(Self.fields.joined(separator: ", "))",
+                                  code: "unknown_field", param: key)
+            }
+            guard seen.insert(key).inserted else { throw .badRequest("field \"\(key)\" appears twice", param: key) }
+        }
+        if let user = object["user"], user.stringValue == nil {
+            throw .badRequest("user must be a string; got \(user.description)", param: "user")
         }
         guard case .string(let model)? = object["model"] else {
             throw .badRequest("field \"model\" is required: a string naming the model (\"\(modelID)\")", param: "model")
@@ -50,14 +59,24 @@ struct OpenAICompletionRequest {
         settings.numTokens = try Self.integer(object, "max_tokens", default: Self.defaultMaxTokens, in: 0...maxNumTokens)
         settings.temperature = Float(try Self.number(object, "temperature", default: 1, in: 0...2))
         settings.topP = Float(try Self.number(object, "top_p", default: 1, in: 0...1))
+        guard settings.topP > 0 else { throw .badRequest("top_p must be greater than 0 and at most 1; got 0", param: "top_p") }
+        if let endOfText, endOfText < config.vocabularySize { settings.eosId = endOfText }
         settings.seed = try GenerateRequest.seed(object["seed"])
         settings.stop = try GenerateRequest.stopStrings(object["stop"])
         try GenerateRequest.check(settings, for: config)
 
         let stream = try Self.optionalBool(object, "stream") ?? false
         includeUsage = false
-        if case .object(let options)? = object["stream_options"] {
+        switch object["stream_options"] {
+        case nil, .null?: break
+        case .object(let options)?:
+            for (key, _) in options.members where key != "include_usage" {
+                throw .badRequest("stream_options.\(key) is not supported (only include_usage)", param: "stream_options")
+            }
             includeUsage = try Self.optionalBool(options, "include_usage") ?? false
+        case let other?:
+            throw .badRequest("stream_options must be an object such as {\"include_usage\": true}; got \(other.description)",
+                              param: "stream_options")
         }
         generate = GenerateRequest(prompt: prompt, settings: settings, stream: stream)
     }

@@ -8,8 +8,9 @@ extension Router {
                      cors: [(String, String)]) async throws(APIError) -> (HTTPResponse, Int?) {
         try requireJSON(request)
         let modelID = Self.modelID(checkpointPath: model.textModel.checkpointPath)
-        let parsed = try OpenAICompletionRequest(body: request.body, modelID: modelID,
-                                                 maxNumTokens: config.maxNumTokens, config: model.config)
+        let parsed = try OpenAICompletionRequest(body: request.body, modelID: modelID, maxNumTokens: config.maxNumTokens,
+                                                 config: model.config,
+                                                 endOfText: model.textModel.tokenizer.id(ofAddedToken: "<|endoftext|>"))
         let job = try submit(parsed.generate, to: model)
         let id = "cmpl-" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
         let created = Int(Date().timeIntervalSince1970)

@@ -15,6 +15,8 @@ public final class Router: Sendable {
     let logger: Logger
     let metrics = ServerMetrics()
     let access: Access
+    /// Unix time the server started: the `created` of its model in `/v1/models`.
+    let startTime = Int(Date().timeIntervalSince1970)
     private let loaded = Mutex<ModelActor?>(nil)
 
     public init(config: ServerConfig, logger: Logger) {
@@ -55,7 +57,10 @@ public final class Router: Sendable {
         var response: HTTPResponse
         var tokens: Int?
         if request.method == "OPTIONS" && request.header("access-control-request-method") != nil {
-            response = access.preflight(request)
+            switch access.preflight(request) {
+            case .success(let answer): response = answer
+            case .failure(let error): response = render(error, for: request)
+            }
             cors = []  // the preflight answer carries its own
         } else if let denied = access.authorize(request) {
             response = render(denied, for: request)
@@ -120,13 +125,11 @@ public final class Router: Sendable {
             try allow("GET")
             let model = try ready()
             let id = Self.modelID(checkpointPath: model.textModel.checkpointPath)
-            return (json(200, OpenAIModelList(data: [.init(id: id, created: Self.startTime)])), nil)
+            return (json(200, OpenAIModelList(data: [.init(id: id, created: startTime)])), nil)
         default:
             throw .notFound(request.path)
         }
     }
-
-    static let startTime = Int(Date().timeIntervalSince1970)
 
     // MARK: shared by the generation routes
 

@@ -4,8 +4,9 @@ import Foundation
 // Exit statuses: 0 success, 1 a runtime failure (missing or corrupt files),
 // 2 bad usage (as most Unix tools; ArgumentParser alone would use 64).
 do {
-    let command = try Generate.parseAsRoot() as! Generate
-    try command.run()
+    var command = try Generate.parseAsRoot()
+    // `--help` parses to ArgumentParser's own help command, not to Generate.
+    if let generate = command as? Generate { try generate.run() } else { try command.run() }
 } catch let failure as RuntimeFailure {
     printError("generate: error: \(failure.message)")
     exit(1)

@@ -104,12 +104,7 @@ struct Server: ParsableCommand {
         let flags: [(String, String?)] = [("host", host), ("port", port.map(String.init)),
                                           ("checkpoint", checkpoint), ("tokenizer", tokenizer)]
         for (key, value) in flags {
-            guard let value else { continue }
-            if key == "port" {
-                try loader.set(key, text: value, source: "--port")
-            } else {
-                try loader.set(key, string: value, source: "--\(key)")
-            }
+            if let value { try loader.set(key, text: value, source: "--\(key)") }
         }
         for override in overrides { try loader.apply(override: override, source: "--set") }
         let settings = try loader.config()

@@ -50,6 +50,12 @@ import Testing
         #expect(outcome.stderr.contains("20 tokens (length)"))
     }
 
+    @Test func helpExitsZeroAndListsTheFlags() throws {
+        let outcome = try Self.run("generate", ["--help"])
+        #expect(outcome.status == 0)
+        #expect(outcome.stdout.contains("--num_tokens") && outcome.stdout.contains("--delay_ms"))
+    }
+
     /// Negative numbers are values, not flags: the documented default can be spelled out.
     @Test func negativeNumbersAreValues() throws {
         let outcome = try generate(["--prompt", "hi", "--eos_id", "-1", "--num_tokens", "3", "--seed", "1"])

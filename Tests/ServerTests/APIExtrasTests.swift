@@ -100,7 +100,7 @@ import Testing
     }
 
     @Test func apiKeyGuardsEveryRouteButHealthAndThePage() throws {
-        let server = try ServerProcess(["api_key=\"s3cret\""])
+        let server = try ServerProcess(["api_key=s3cret"])
         #expect(try server.roundTrip("GET", "/health").0.status == 200)
         #expect(try server.roundTrip("GET", "/").0.status == 200)
         for path in ["/model", "/metrics", "/v1/models"] {

@@ -46,11 +46,23 @@ final class ServerProcess {
         self.port = port
     }
 
-    deinit {
-        if process.isRunning {
-            process.terminate()
+    deinit { stop() }
+
+    /// SIGTERM, then SIGKILL if it has not exited within `timeout` seconds: a test never hangs on it.
+    func stop(timeout: Double = 10) {
+        guard process.isRunning else { return }
+        process.terminate()
+        if !waitForExit(timeout: timeout) {
+            kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
+    }
+
+    /// True if the process exited within `timeout` seconds.
+    func waitForExit(timeout: Double) -> Bool {
+        let deadline = Date(timeIntervalSinceNow: timeout)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        return !process.isRunning
     }
 
     /// stderr so far (the log), once the process has exited.

@@ -33,8 +33,7 @@ import Testing
         #expect(first != nil && !first!.isEmpty)
         client.close()
         #expect(try eventually { try server.load().active == 0 })
-        server.process.terminate()
-        server.process.waitUntilExit()
+        server.stop()
         let log = server.logText
         let line = log.split(separator: "\n").first { $0.contains("path=/generate") && $0.contains("tokens=") }
         let tokens = line.flatMap { $0.split(separator: " ").first { $0.hasPrefix("tokens=") } }.flatMap { Int($0.dropFirst(7)) }
@@ -200,7 +199,7 @@ import Testing
         let rest = try reader.readAll()
         #expect(rest.done["finish_reason"] as? String == "length")
         #expect(rest.ids.count == 29)
-        server.process.waitUntilExit()
+        #expect(server.waitForExit(timeout: 20))
         #expect(server.process.terminationStatus == 0)
     }
 

@@ -6,9 +6,9 @@
 /// of visible characters. Bytes that are already printable and not a space
 /// (`!`...`~`, `¡`...`¬`, `®`...`ÿ`) stand for themselves; the other 68 take
 /// the characters from U+0100 on, in byte order (so a space is `Ġ`, U+0120).
-enum ByteLevel {
+package enum ByteLevel {
     /// The character that stands for each byte, indexed by byte value.
-    static let scalarForByte: [Unicode.Scalar] = {
+    package static let scalarForByte: [Unicode.Scalar] = {
         var table = [Unicode.Scalar](repeating: "\0", count: 256)
         var nextSubstitute: UInt32 = 0x100
         for byte in 0...255 {

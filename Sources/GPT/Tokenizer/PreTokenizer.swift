@@ -8,7 +8,7 @@
 /// one of four classes (letter, number, whitespace, other), so each piece is a
 /// contraction, or an optional space plus a run of one class, or a whitespace
 /// run, and one look at the next scalar decides which.
-enum PreTokenizer {
+package enum PreTokenizer {
     enum ScalarClass {
         case letter, number, whitespace, other
     }
@@ -38,7 +38,7 @@ enum PreTokenizer {
 
     /// Calls `body` with the byte range of each piece of `text`, in order.
     /// `text` must be valid UTF-8.
-    static func forEachPiece(in text: UnsafeBufferPointer<UInt8>, _ body: (Range<Int>) -> Void) {
+    package static func forEachPiece(in text: UnsafeBufferPointer<UInt8>, _ body: (Range<Int>) -> Void) {
         let scanner = Scanner(text: text)
         var start = 0
         while start < text.count {

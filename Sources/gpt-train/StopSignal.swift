@@ -1,0 +1,34 @@
+import Dispatch
+import Foundation
+import Synchronization
+
+/// Turns SIGINT (Ctrl-C) and SIGTERM into a request that the training loop
+/// sees between steps, so it can finish the step and save before exiting.
+/// A second signal exits at once, without saving.
+final class StopSignal: @unchecked Sendable {  // `sources` is written only in init
+    private let received = Atomic<Int>(0)
+    private var sources: [any DispatchSourceSignal] = []
+
+    init() {
+        for number in [SIGINT, SIGTERM] {
+            signal(number, SIG_IGN)  // the dispatch source, not the default action, handles it
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { [unowned self] in self.receive() }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    /// True once a signal has arrived.
+    var isRequested: Bool { received.load(ordering: .relaxed) > 0 }
+
+    private func receive() {
+        let count = received.add(1, ordering: .relaxed).newValue
+        if count == 1 {
+            FileHandle.standardError.write(Data("\nstopping: finishing this step, then saving (signal again to quit without saving)\n".utf8))
+        } else {
+            FileHandle.standardError.write(Data("\nquitting without saving\n".utf8))
+            exit(130)
+        }
+    }
+}
