@@ -48,12 +48,12 @@ let package = Package(
         ),
         .target(
             name: "Training",
-            dependencies: ["GPT", "CBLAS"],
+            dependencies: ["GPT", "CBLAS", "JSON"],
             swiftSettings: cpuFlags
         ),
         .target(
             name: "HTTP",
-            dependencies: ["CMicroHTTPD"]
+            dependencies: ["CMicroHTTPD", "JSON"]
         ),
         .target(
             name: "InferenceServer",

@@ -1,3 +1,5 @@
+import JSON
+
 /// What a handler answers: a complete body, or a body streamed with chunked
 /// transfer encoding.
 ///
@@ -44,26 +46,7 @@ public enum HTTPResponse: Sendable {
         message: String,
         headers: [(String, String)] = []
     ) -> HTTPResponse {
-        let json = #"{"error":{"code":"# + jsonString(code) + #","message":"# + jsonString(message) + "}}"
+        let json = #"{"error":{"code":"# + code.jsonQuoted + #","message":"# + message.jsonQuoted + "}}"
         return .text(status: status, json, contentType: "application/json", headers: headers)
     }
-}
-
-/// `value` as a quoted JSON string literal.
-func jsonString(_ value: String) -> String {
-    var out = "\""
-    for scalar in value.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case _ where scalar.value < 0x20:
-            let hex = String(scalar.value, radix: 16)
-            out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-        default: out.unicodeScalars.append(scalar)
-        }
-    }
-    return out + "\""
 }

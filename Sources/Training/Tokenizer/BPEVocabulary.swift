@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 import GPT
 
 /// A trained byte-level BPE: the tokens, the merges in the order they were
@@ -26,7 +27,7 @@ public struct BPEVocabulary: Sendable {
         json += "  \"padding\": null,\n"
         json += "  \"added_tokens\": ["
         json += specialTokens.enumerated().map { k, content in
-            "\n    {\"id\": \(tokens.count + k), \"content\": \(Self.quote(content)), \"single_word\": false, "
+            "\n    {\"id\": \(tokens.count + k), \"content\": \(content.jsonQuoted), \"single_word\": false, "
                 + "\"lstrip\": false, \"rstrip\": false, \"normalized\": false, \"special\": true}"
         }.joined(separator: ",")
         json += specialTokens.isEmpty ? "],\n" : "\n  ],\n"
@@ -44,12 +45,12 @@ public struct BPEVocabulary: Sendable {
         json += "    \"byte_fallback\": false,\n"
         json += "    \"ignore_merges\": false,\n"
         json += "    \"vocab\": {"
-        let vocab = tokenStrings.enumerated().map { "\n      \(Self.quote($1)): \($0)" }
-            + specialTokens.enumerated().map { "\n      \(Self.quote($1)): \(tokens.count + $0)" }
+        let vocab = tokenStrings.enumerated().map { "\n      \($1.jsonQuoted): \($0)" }
+            + specialTokens.enumerated().map { "\n      \($1.jsonQuoted): \(tokens.count + $0)" }
         json += vocab.joined(separator: ",")
         json += "\n    },\n"
         json += "    \"merges\": ["
-        json += merges.map { "\n      [\(Self.quote(tokenStrings[Int($0.left)])), \(Self.quote(tokenStrings[Int($0.right)]))]" }
+        json += merges.map { "\n      [\(tokenStrings[Int($0.left)].jsonQuoted), \(tokenStrings[Int($0.right)].jsonQuoted)]" }
             .joined(separator: ",")
         json += merges.isEmpty ? "]\n" : "\n    ]\n"
         json += "  }\n"
@@ -67,24 +68,5 @@ public struct BPEVocabulary: Sendable {
         var scalars = String.UnicodeScalarView()
         for byte in bytes { scalars.append(ByteLevel.scalarForByte[Int(byte)]) }
         return String(scalars)
-    }
-
-    /// A JSON string literal.
-    static func quote(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 }
