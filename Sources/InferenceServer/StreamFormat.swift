@@ -1,5 +1,6 @@
 import Foundation
 import GPT
+import JSON
 
 /// Turns a generation's events into the bytes of one streamed response format.
 protocol StreamEncoding: Sendable {
@@ -38,7 +39,8 @@ enum StreamFormat: String, CaseIterable, StreamEncoding {
     func token(_ token: GeneratedToken) -> [UInt8] {
         switch self {
         case .text: return Array(token.text.utf8)
-        case .ndjson, .sse: return frame(TokenMessage(text: token.text, id: token.id))
+        // Written directly (the same bytes JSONEncoder gives): this runs once per token.
+        case .ndjson, .sse: return frame(#"{"id":\#(token.id),"text":\#(token.text.jsonQuoted)}"#)
         }
     }
 
@@ -60,8 +62,13 @@ enum StreamFormat: String, CaseIterable, StreamEncoding {
     }
 
     private func frame<Message: Encodable>(_ message: Message) -> [UInt8] {
-        let json = JSONCoding.encode(message)
-        return self == .sse ? Array("data: ".utf8) + json + Array("\n\n".utf8) : json + [0x0A]
+        frame(JSONCoding.encode(message))
+    }
+
+    private func frame(_ json: String) -> [UInt8] { frame(Array(json.utf8)) }
+
+    private func frame(_ json: [UInt8]) -> [UInt8] {
+        self == .sse ? Array("data: ".utf8) + json + Array("\n\n".utf8) : json + [0x0A]
     }
 }
 

@@ -116,8 +116,9 @@ struct Result: Encodable {
     let kv_cache_mb: Double
 
     var table: String {
+        let nameWidth = max(20, model.count + 2)
         func row(_ cells: [String]) -> String {
-            zip(cells, [34, 10, 8, 8, 18]).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined()
+            zip(cells, [nameWidth, 10, 8, 8, 18]).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined()
         }
         let params = String(format: "%.1fM", Double(parameters) / 1e6)
         return [
