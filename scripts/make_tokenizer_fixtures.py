@@ -21,7 +21,7 @@ Writes:
                               [first, last, "L"|"N"|"S"|"O"] ranges
 
 Re-runnable and deterministic: `python3 scripts/make_tokenizer_fixtures.py`.
-Needs /work/shared/data/shakespeare/train/*.txt for training and the sample.
+Needs ../shared/data/shakespeare/train/*.txt (beside the repository) for training and the sample.
 """
 
 import copy
@@ -36,7 +36,8 @@ import tokenizers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "Tests", "GPTTests", "Fixtures", "tokenizer")
-SHAKESPEARE = "/work/shared/data/shakespeare/train"
+# The corpus the project keeps beside the repository (see scripts/fetch_shakespeare.py).
+SHAKESPEARE = os.path.join(os.path.dirname(ROOT), "shared", "data", "shakespeare", "train")
 
 MULTILINGUAL = [
     "Über die Brücke gehen Mädchen und Jungen. Ça va très bien, merci! Él está aquí.",
