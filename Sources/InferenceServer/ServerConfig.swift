@@ -16,14 +16,7 @@ public struct GenerationDefaults: Codable, Sendable, Equatable {
 
     /// These defaults as engine settings (no seed: each request draws one).
     var settings: GenerationSettings {
-        var settings = GenerationSettings()
-        settings.numTokens = numTokens
-        settings.maxSeqLen = maxSeqLen
-        settings.topK = topK
-        settings.temperature = temp
-        settings.topP = topP
-        settings.eosId = eosId
-        return settings
+        GenerationSettings(numTokens: numTokens, maxSeqLen: maxSeqLen, topK: topK, temperature: temp, topP: topP, eosId: eosId)
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {

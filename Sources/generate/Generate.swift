@@ -66,15 +66,8 @@ struct Generate: ParsableCommand {
     }
 
     var settings: GenerationSettings {
-        var settings = GenerationSettings()
-        settings.numTokens = numTokens
-        settings.maxSeqLen = maxSeqLen
-        settings.topK = topK
-        settings.topP = topP
-        settings.temperature = temperature
-        settings.eosId = eosId
-        settings.seed = seed
-        return settings
+        GenerationSettings(numTokens: numTokens, maxSeqLen: maxSeqLen, topK: topK, temperature: temperature,
+                           topP: topP, eosId: eosId, seed: seed)
     }
 
     /// The files to load: the flags, else the defaults in the current directory,

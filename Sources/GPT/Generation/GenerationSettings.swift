@@ -23,6 +23,18 @@ public struct GenerationSettings: Sendable, Equatable {
 
     public init() {}
 
+    public init(numTokens: Int, maxSeqLen: Int, topK: Int, temperature: Float, topP: Float, eosId: Int,
+                seed: UInt64? = nil, stop: [String] = []) {
+        self.numTokens = numTokens
+        self.maxSeqLen = maxSeqLen
+        self.topK = topK
+        self.temperature = temperature
+        self.topP = topP
+        self.eosId = eosId
+        self.seed = seed
+        self.stop = stop
+    }
+
     /// A random seed for a run that was given none. Below 2^53, so that it
     /// survives a round trip through any JSON client (JavaScript included).
     public static func freshSeed() -> UInt64 { UInt64.random(in: 0..<(1 << 53)) }
