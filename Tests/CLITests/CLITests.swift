@@ -145,6 +145,15 @@ import Testing
         #expect(!outcome.stderr.contains("bundled"))
     }
 
+    /// With no model files here and no flags, the model bundled in the repository
+    /// (found above the executable) is used, and stderr says so.
+    @Test func fallsBackToTheBundledModel() throws {
+        let outcome = try Self.run("generate", ["--prompt", "My kingdom for a", "--num_tokens", "5", "--seed", "2"], in: folder)
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        #expect(outcome.stderr.contains("using the bundled model in") && outcome.stderr.contains("models/shakespeare"))
+        #expect(outcome.stdout.hasPrefix("My kingdom for a"))
+    }
+
     @Test func randomModelToolRefusesBadShapes() throws {
         let outcome = try Self.run("gpt-random-model", ["--out", folder.appendingPathComponent("x.bin").path, "--context", "8",
                                                         "--vocab", "10", "--layers", "1", "--heads", "3", "--channels", "8"])
