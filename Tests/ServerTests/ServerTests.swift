@@ -204,29 +204,28 @@ import Testing
     }
 
     @Test func startupFailuresExitWithOneClearLine() throws {
-        let missing = Process()
-        missing.executableURL = ServerProcess.products.appendingPathComponent("gpt-server")
-        missing.arguments = ["--port", "0", "--ckpt", "/nonexistent/model.bin", "--tokenizer", ServerProcess.tokenizer]
-        let err = Pipe()
-        missing.standardError = err
-        missing.standardOutput = Pipe()
-        try missing.run()
-        missing.waitUntilExit()
-        #expect(missing.terminationStatus != 0)
-        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(message.contains("/nonexistent/model.bin: cannot open"))
+        let missing = try Self.failedStart(["--port", "0", "--ckpt", "/nonexistent/model.bin", "--tokenizer", ServerProcess.tokenizer])
+        #expect(missing.status != 0)
+        #expect(missing.stderr.contains("/nonexistent/model.bin: cannot open"))
 
         let running = try ServerProcess()
-        let clash = Process()
-        clash.executableURL = ServerProcess.products.appendingPathComponent("gpt-server")
-        clash.arguments = ["--port", "\(running.port)", "--ckpt", ServerProcess.checkpoint, "--tokenizer", ServerProcess.tokenizer]
-        let clashErr = Pipe()
-        clash.standardError = clashErr
-        clash.standardOutput = Pipe()
-        try clash.run()
-        clash.waitUntilExit()
-        #expect(clash.terminationStatus != 0)
-        #expect(String(decoding: clashErr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).contains("in use"))
+        let clash = try Self.failedStart(["--port", "\(running.port)", "--ckpt", ServerProcess.checkpoint,
+                                          "--tokenizer", ServerProcess.tokenizer])
+        #expect(clash.status != 0)
+        #expect(clash.stderr.contains("in use"))
     }
 
+    /// Runs gpt-server where it is expected to stop at startup: its exit status and stderr.
+    static func failedStart(_ arguments: [String]) throws -> (status: Int32, stderr: String) {
+        let process = Process()
+        process.executableURL = ServerProcess.products.appendingPathComponent("gpt-server")
+        process.arguments = arguments
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = Pipe()
+        try process.run()
+        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, stderr)
+    }
 }
