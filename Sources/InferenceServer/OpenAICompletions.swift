@@ -53,19 +53,19 @@ struct OpenAICompletionRequest {
         }
         try Self.refuseUnsupported(object)
 
+        let fields = RequestFields(object: object, label: { $0 }, nullIsAbsent: true)
         var settings = GenerationSettings()
         settings.topK = 0
         settings.maxSeqLen = config.maxT
-        settings.numTokens = try Self.integer(object, "max_tokens", default: Self.defaultMaxTokens, in: 0...maxNumTokens)
-        settings.temperature = Float(try Self.number(object, "temperature", default: 1, in: 0...2))
-        settings.topP = Float(try Self.number(object, "top_p", default: 1, in: 0...1))
-        guard settings.topP > 0 else { throw .badRequest("top_p must be greater than 0 and at most 1; got 0", param: "top_p") }
+        settings.numTokens = try fields.integer("max_tokens", default: Self.defaultMaxTokens, in: 0...maxNumTokens)
+        settings.temperature = Float(try fields.number("temperature", default: 1, in: 0...2))
+        settings.topP = Float(try fields.number("top_p", default: 1, in: 0...1, openLow: true))
         if let endOfText, endOfText < config.vocabularySize { settings.eosId = endOfText }
-        settings.seed = try GenerateRequest.seed(object["seed"])
-        settings.stop = try GenerateRequest.stopStrings(object["stop"])
+        settings.seed = try fields.seed()
+        settings.stop = try fields.stopStrings()
         try GenerateRequest.check(settings, for: config)
 
-        let stream = try Self.optionalBool(object, "stream") ?? false
+        let stream = try fields.boolean("stream", default: false)
         includeUsage = false
         switch object["stream_options"] {
         case nil, .null?: break
@@ -73,7 +73,8 @@ struct OpenAICompletionRequest {
             for (key, _) in options.members where key != "include_usage" {
                 throw .badRequest("stream_options.\(key) is not supported (only include_usage)", param: "stream_options")
             }
-            includeUsage = try Self.optionalBool(options, "include_usage") ?? false
+            includeUsage = try RequestFields(object: options, label: { "stream_options.\($0)" }, nullIsAbsent: true)
+                .boolean("include_usage", default: false)
         case let other?:
             throw .badRequest("stream_options must be an object such as {\"include_usage\": true}; got \(other.description)",
                               param: "stream_options")
@@ -105,30 +106,6 @@ struct OpenAICompletionRequest {
         case .number(let number): number == 0
         default: false
         }
-    }
-
-    private static func integer(_ object: JSONObject, _ key: String, default value: Int, in range: ClosedRange<Int>) throws(APIError) -> Int {
-        guard let field = object[key], field.kindName != "null" else { return value }
-        guard case .integer(let number) = field, range.contains(number) else {
-            throw .badRequest("\(key) must be an integer from \(range.lowerBound) to \(range.upperBound); got \(field.description)", param: key)
-        }
-        return number
-    }
-
-    private static func number(_ object: JSONObject, _ key: String, default value: Double, in range: ClosedRange<Double>) throws(APIError) -> Double {
-        guard let field = object[key], field.kindName != "null" else { return value }
-        switch field {
-        case .integer(let number) where range.contains(Double(number)): return Double(number)
-        case .number(let number) where range.contains(number): return number
-        default:
-            throw .badRequest("\(key) must be a number from \(range.lowerBound) to \(range.upperBound); got \(field.description)", param: key)
-        }
-    }
-
-    private static func optionalBool(_ object: JSONObject, _ key: String) throws(APIError) -> Bool? {
-        guard let field = object[key], field.kindName != "null" else { return nil }
-        guard case .bool(let flag) = field else { throw .badRequest("\(key) must be true or false; got \(field.description)", param: key) }
-        return flag
     }
 }
 

@@ -1,0 +1,84 @@
+import GPT
+import JSON
+
+/// Typed fields of a JSON request body, read the same way for `/generate` and
+/// `/v1/completions`. Every error names the field and the values it allows.
+struct RequestFields {
+    let object: JSONObject
+    /// How messages name a field: `field "temp"` in this API, plain `temperature` in OpenAI's.
+    let label: (String) -> String
+    /// OpenAI's API reads null as "not given"; `/generate` refuses it as a wrong type.
+    let nullIsAbsent: Bool
+
+    /// The field's value; nil when absent (or null, where null means absent).
+    subscript(key: String) -> JSONValue? {
+        guard let value = object[key] else { return nil }
+        if nullIsAbsent, case .null = value { return nil }
+        return value
+    }
+
+    func integer(_ key: String, default value: Int, in range: ClosedRange<Int>) throws(APIError) -> Int {
+        guard let field = self[key] else { return value }
+        guard case .integer(let number) = field, range.contains(number) else {
+            throw .badRequest("\(label(key)) must be an integer from \(range.lowerBound) to \(range.upperBound); got \(field.description)",
+                              param: key)
+        }
+        return number
+    }
+
+    /// `openLow`: the lower bound itself is not allowed (top_p must be above 0).
+    func number(_ key: String, default value: Double, in range: ClosedRange<Double>, openLow: Bool = false) throws(APIError) -> Double {
+        guard let field = self[key] else { return value }
+        let number: Double
+        switch field {
+        case .integer(let integer): number = Double(integer)
+        case .number(let double): number = double
+        default: number = .nan
+        }
+        guard range.contains(number), !(openLow && number == range.lowerBound) else {
+            let bounds = openLow ? "greater than \(range.lowerBound.formatted) and at most \(range.upperBound.formatted)"
+                                 : "from \(range.lowerBound.formatted) to \(range.upperBound.formatted)"
+            throw .badRequest("\(label(key)) must be a number \(bounds); got \(field.description)", param: key)
+        }
+        return number
+    }
+
+    func boolean(_ key: String, default value: Bool) throws(APIError) -> Bool {
+        guard let field = self[key] else { return value }
+        guard case .bool(let flag) = field else {
+            throw .badRequest("\(label(key)) must be true or false; got \(field.description)", param: key)
+        }
+        return flag
+    }
+
+    /// A seed from 0 to Int.max; nil when absent or null (in both APIs).
+    func seed(_ key: String = "seed") throws(APIError) -> UInt64? {
+        guard let field = object[key], field.kindName != "null" else { return nil }
+        guard case .integer(let value) = field, value >= 0 else {
+            throw .badRequest("\(label(key)) must be an integer from 0 to \(Int.max); got \(field.description)", param: key)
+        }
+        return UInt64(value)
+    }
+
+    /// Stop strings: a string or a list of strings; none when absent or null (in both APIs).
+    func stopStrings(_ key: String = "stop") throws(APIError) -> [String] {
+        let problem = "\(label(key)) must be a string or a list of at most \(GenerationSettings.maxStopStrings) strings"
+        switch object[key] {
+        case nil, .null?: return []
+        case .string(let text)?: return [text]
+        case .array(let items)?:
+            var strings: [String] = []
+            for item in items {
+                guard case .string(let text) = item else { throw .badRequest("\(problem); got \(item.description) in the list", param: key) }
+                strings.append(text)
+            }
+            return strings
+        case let other?: throw .badRequest("\(problem); got \(other.description)", param: key)
+        }
+    }
+}
+
+private extension Double {
+    /// 1.0 as "1", 0.5 as "0.5".
+    var formatted: String { self == rounded() ? String(Int(self)) : String(self) }
+}
