@@ -57,7 +57,7 @@ final class Job: @unchecked Sendable {  // mutable state is guarded by `conditio
             finishHandlers = []
         }
         events.append(event)
-        let (finalIDs, finalText) = (ids, text)
+        let (finalIDs, finalText) = handlers.isEmpty ? ([], "") : (ids, text)  // copied only for the end
         condition.broadcast()
         condition.unlock()
         if case .finished(let final) = event {

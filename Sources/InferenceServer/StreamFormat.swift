@@ -13,7 +13,7 @@ protocol StreamEncoding: Sendable {
 }
 
 /// The wire formats of a streamed `/generate` response, chosen by `Accept`.
-enum StreamFormat: String, CaseIterable, StreamEncoding {
+enum StreamFormat: String, StreamEncoding {
     /// Raw text as it is produced (`curl -N` shows it appear).
     case text = "text/plain"
     /// One JSON object per line: tokens, then a final `done` object.
@@ -39,8 +39,7 @@ enum StreamFormat: String, CaseIterable, StreamEncoding {
     func token(_ token: GeneratedToken) -> [UInt8] {
         switch self {
         case .text: return Array(token.text.utf8)
-        // Written directly (the same bytes JSONEncoder gives): this runs once per token.
-        case .ndjson, .sse: return frame(#"{"id":\#(token.id),"text":\#(token.text.jsonQuoted)}"#)
+        case .ndjson, .sse: return tokenMessage(text: token.text, id: token.id)
         }
     }
 
@@ -48,9 +47,15 @@ enum StreamFormat: String, CaseIterable, StreamEncoding {
         switch self {
         case .text: return Array(summary.trailingText.utf8)
         case .ndjson, .sse:
-            let trailing = summary.trailingText.isEmpty ? [] : frame(TokenMessage(text: summary.trailingText, id: nil))
-            return trailing + frame(DoneMessage(summary))
+            let trailing = summary.trailingText.isEmpty ? [] : tokenMessage(text: summary.trailingText, id: nil)
+            return trailing + frame(JSONCoding.encode(DoneMessage(summary)))
         }
+    }
+
+    /// `{"id":…,"text":…}`, the id left out for leftover text. Written directly
+    /// (sorted keys, as JSONEncoder would) because it runs once per token.
+    private func tokenMessage(text: String, id: Int?) -> [UInt8] {
+        frame(Array(((id.map { #"{"id":\#($0),"# } ?? "{") + #""text":\#(text.jsonQuoted)}"#).utf8))
     }
 
     var keepAlive: [UInt8]? {
@@ -61,20 +66,9 @@ enum StreamFormat: String, CaseIterable, StreamEncoding {
         }
     }
 
-    private func frame<Message: Encodable>(_ message: Message) -> [UInt8] {
-        frame(JSONCoding.encode(message))
-    }
-
-    private func frame(_ json: String) -> [UInt8] { frame(Array(json.utf8)) }
-
     private func frame(_ json: [UInt8]) -> [UInt8] {
         self == .sse ? Array("data: ".utf8) + json + Array("\n\n".utf8) : json + [0x0A]
     }
-}
-
-struct TokenMessage: Encodable {
-    let text: String
-    let id: Int?
 }
 
 struct Usage: Encodable {
