@@ -1,3 +1,4 @@
+import Foundation
 import CMicroHTTPD
 import Glibc
 import Synchronization
@@ -170,6 +171,8 @@ private func accessHandler(
     let server = Unmanaged<ServerContext>.fromOpaque(cls).takeUnretainedValue()
 
     guard let existing = requestSlot.pointee else {
+        // Named so that `top -H`, perf and the tests can tell these threads apart.
+        Thread.current.name = ThreadNames.connection
         let state = RequestState(client: ClientConnection(socket: cmhd_connection_fd(connection)), context: server)
         requestSlot.pointee = Unmanaged.passRetained(state).toOpaque()
         return beginRequest(connection, state: state, server: server)

@@ -84,6 +84,7 @@ public final class ResponseBodyWriter: @unchecked Sendable {
     /// Runs `producer` on a thread of its own, then finishes the body.
     func start(_ producer: @escaping @Sendable (ResponseBodyWriter) -> Void) {
         Thread.detachNewThread { [self] in
+            Thread.current.name = ThreadNames.producer
             producer(self)
             finish()
         }

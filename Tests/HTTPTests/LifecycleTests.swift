@@ -86,18 +86,24 @@ extension HTTPServerTests {
 
             let started = Date()
             server.stop()
-            #expect(Date().timeIntervalSince(started) < 3)
+            #expect(Date().timeIntervalSince(started) < 10)  // not the handler's 30 s
             server.stop()  // idempotent
             #expect(producerSawFailure.wait(timeout: 3))
             #expect(a.waitForClose())
         }
 
         @Test func stoppedServersLeaveNoDescriptorsOpen() throws {
+            // Other suites run in parallel in this process and open and close
+            // descriptors of their own, so an exact before/after count is noisy.
+            // A leak grows with the number of servers, the noise does not:
+            // after 60 rounds that each leaked even one descriptor the count
+            // would be up by 60, far beyond what the other tests hold at once.
             func openDescriptors() -> Int {
                 (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
             }
+            let rounds = 60
             let before = openDescriptors()
-            for round in 0..<6 {
+            for round in 0..<rounds {
                 let server = try makeServer { _ in .text(status: 200, "ok") }
                 let client = try RawClient(port: server.port)
                 try client.request("GET", "/")
@@ -106,7 +112,8 @@ extension HTTPServerTests {
                 server.stop()
                 client.close()
             }
-            #expect(openDescriptors() <= before)
+            let growth = openDescriptors() - before
+            #expect(growth < rounds / 2, "\(growth) more descriptors open after \(rounds) servers")
         }
 
         @Test func dualStackServerAnswersIPv4Clients() throws {

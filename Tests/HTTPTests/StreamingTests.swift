@@ -121,14 +121,18 @@ extension HTTPServerTests {
                 }
             }
             defer { server.stop() }
-            let before = cpuSeconds()
+            let before = cpuSecondsByThread(named: ThreadNames.connection)
             let client = try RawClient(port: server.port)
             try client.request("GET", "/")
             _ = try client.readHead()
             #expect(try client.readChunkedBody().text == "late")
-            // 1.2 s of waiting; a busy loop would burn about that much CPU.
-            let used = cpuSeconds() - before
-            #expect(used < 0.3, "used \(used) s of CPU while idle")
+            // 1.2 s of waiting on the connection's thread (alive while the
+            // client keeps the connection open); a busy loop there would burn
+            // about that much CPU.
+            let after = cpuSecondsByThread(named: ThreadNames.connection)
+            #expect(after.keys.contains { before[$0] == nil }, "no new connection thread found")
+            let used = after.reduce(0) { $0 + $1.value - (before[$1.key] ?? 0) }
+            #expect(used < 0.3, "connection threads used \(used) s of CPU while waiting")
         }
 
         @Test func http10ClientGetsTheStreamUntilTheConnectionCloses() throws {

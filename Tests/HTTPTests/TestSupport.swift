@@ -72,12 +72,26 @@ func makeServer(
     try HTTPServer(host: "127.0.0.1", port: 0, limits: limits, handler: handler)
 }
 
-/// User plus system CPU time of this process so far.
-func cpuSeconds() -> Double {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1_000_000 }
-    return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+/// User plus system CPU seconds so far of each live thread of this process
+/// whose name is `name`, by thread id. Per thread rather than per process
+/// because other suites run in parallel and burn CPU of their own.
+func cpuSecondsByThread(named name: String) -> [Int: Double] {
+    let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+    let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
+    var result: [Int: Double] = [:]
+    for task in tasks {
+        guard let id = Int(task),
+              let comm = try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8),
+              comm.trimmingCharacters(in: .newlines) == name,
+              let stat = try? String(contentsOfFile: "/proc/self/task/\(task)/stat", encoding: .utf8),
+              let afterName = stat.range(of: ") ", options: .backwards)
+        else { continue }
+        // After "pid (comm) ": state is field 3, utime 14 and stime 15.
+        let fields = stat[afterName.upperBound...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { continue }
+        result[id] = (user + system) / ticksPerSecond
+    }
+    return result
 }
 
 extension Array where Element == UInt8 {
