@@ -12,6 +12,11 @@ public struct HTTPRequest: Sendable {
     public var headers: [String: String]
     /// The request body (at most ``ServerLimits/maxBodyBytes``).
     public var body: [UInt8]
+    /// The body was larger than ``ServerLimits/maxBodyBytes`` and was not
+    /// kept (`body` is empty). The handler should answer 413; the server
+    /// closes the connection after the response, whatever it is, since the
+    /// rest of the body was never read.
+    public var bodyLimitExceeded: Bool
     /// The client's numeric IP address, without port.
     public var remoteAddress: String
     /// The connection the request came on; lets a slow handler notice that
@@ -25,6 +30,7 @@ public struct HTTPRequest: Sendable {
         query: [String: String] = [:],
         headers: [String: String] = [:],
         body: [UInt8] = [],
+        bodyLimitExceeded: Bool = false,
         remoteAddress: String = "",
         client: ClientConnection = .detached
     ) {
@@ -33,6 +39,7 @@ public struct HTTPRequest: Sendable {
         self.query = query
         self.headers = headers
         self.body = body
+        self.bodyLimitExceeded = bodyLimitExceeded
         self.remoteAddress = remoteAddress
         self.client = client
     }

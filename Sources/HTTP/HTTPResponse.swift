@@ -28,6 +28,17 @@ public enum HTTPResponse: Sendable {
         }
     }
 
+    /// The same response with `extra` headers after its own.
+    public func addingHeaders(_ extra: [(String, String)]) -> HTTPResponse {
+        guard !extra.isEmpty else { return self }
+        switch self {
+        case .full(let status, let headers, let body):
+            return .full(status: status, headers: headers + extra, body: body)
+        case .stream(let status, let headers, let producer):
+            return .stream(status: status, headers: headers + extra, producer: producer)
+        }
+    }
+
     /// A full response with a UTF-8 text body and the given content type.
     public static func text(
         status: Int,

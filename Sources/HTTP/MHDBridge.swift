@@ -175,7 +175,13 @@ private func accessHandler(
         Thread.current.name = ThreadNames.connection
         let state = RequestState(client: ClientConnection(socket: cmhd_connection_fd(connection)), context: server)
         requestSlot.pointee = Unmanaged.passRetained(state).toOpaque()
-        return beginRequest(connection, state: state, server: server)
+        // Refuse an announced oversized body before reading any of it (no
+        // 100 Continue is sent either, since a response is already queued).
+        if let length = declaredContentLength(connection), length > server.limits.maxBodyBytes {
+            state.bodyTooLarge = true
+            return respond(on: connection, url: url, method: method, state: state, server: server)
+        }
+        return .YES
     }
     let state = Unmanaged<RequestState>.fromOpaque(existing).takeUnretainedValue()
 
@@ -185,33 +191,7 @@ private func accessHandler(
         return receiveBody(UnsafeRawBufferPointer(start: uploadData, count: size), state: state, server: server)
     }
     guard !state.responded else { return .YES }
-    state.responded = true
-    if state.bodyTooLarge {
-        return queue(payloadTooLarge(server.limits.maxBodyBytes), on: connection, state: state, limits: server.limits)
-    }
-    let request = HTTPRequest(
-        method: method.map { String(cString: $0) } ?? "GET",
-        path: url.map { String(cString: $0) } ?? "/",
-        query: collectValues(connection, kind: .GET_ARGUMENT_KIND, lowercaseKeys: false, joinRepeats: false),
-        headers: collectValues(connection, kind: .HEADER_KIND, lowercaseKeys: true, joinRepeats: true),
-        body: state.body,
-        remoteAddress: clientAddress(connection),
-        client: state.client
-    )
-    state.body = []
-    return respond(to: request, on: connection, state: state, server: server)
-}
-
-/// First call, headers only.
-private func beginRequest(_ connection: OpaquePointer, state: RequestState, server: ServerContext) -> MHD_Result {
-    // Refuse an announced oversized body before reading any of it (no
-    // 100 Continue is sent either, since a response is already queued).
-    let maxBody = server.limits.maxBodyBytes
-    if let length = declaredContentLength(connection), length > maxBody {
-        state.responded = true
-        return queue(payloadTooLarge(maxBody), on: connection, state: state, limits: server.limits)
-    }
-    return .YES
+    return respond(on: connection, url: url, method: method, state: state, server: server)
 }
 
 private func receiveBody(_ piece: UnsafeRawBufferPointer, state: RequestState, server: ServerContext) -> MHD_Result {
@@ -231,13 +211,27 @@ private func receiveBody(_ piece: UnsafeRawBufferPointer, state: RequestState, s
     return .YES
 }
 
-/// Last call: runs the handler (blocking this connection's thread) and queues its answer.
+/// Last call (or the first, for an announced oversized body): runs the
+/// handler, blocking this connection's thread, and queues its answer.
 private func respond(
-    to request: HTTPRequest,
     on connection: OpaquePointer,
+    url: UnsafePointer<CChar>?,
+    method: UnsafePointer<CChar>?,
     state: RequestState,
     server: ServerContext
 ) -> MHD_Result {
+    state.responded = true
+    let request = HTTPRequest(
+        method: method.map { String(cString: $0) } ?? "GET",
+        path: url.map { String(cString: $0) } ?? "/",
+        query: collectValues(connection, kind: .GET_ARGUMENT_KIND, lowercaseKeys: false, joinRepeats: false),
+        headers: collectValues(connection, kind: .HEADER_KIND, lowercaseKeys: true, joinRepeats: true),
+        body: state.body,
+        bodyLimitExceeded: state.bodyTooLarge,
+        remoteAddress: clientAddress(connection),
+        client: state.client
+    )
+    state.body = []
     guard let response = BlockingHandlerCall.run(
         server.handler, request: request, executor: server.executor, shouldAbandon: { server.isStopping }
     ) else {
@@ -245,7 +239,10 @@ private func respond(
     }
     // The wait for the handler is not client idleness.
     cmhd_restart_idle_timer(connection, UInt32(clamping: max(0, server.limits.connectionTimeoutSeconds)))
-    return queue(response, on: connection, state: state, limits: server.limits)
+    // The unread rest of an oversized body cannot be skipped cheaply;
+    // libmicrohttpd honours this header and closes after sending.
+    let extraHeaders = state.bodyTooLarge ? [("Connection", "close")] : []
+    return queue(response.addingHeaders(extraHeaders), on: connection, state: state, limits: server.limits)
 }
 
 /// The request-completed callback: the one place a RequestState is released.
@@ -266,17 +263,6 @@ private func requestCompleted(
 /// away (or maxBodyBytes, if larger) before the connection is cut off
 /// without an answer.
 private let discardAllowance = 1 << 20
-
-private func payloadTooLarge(_ limit: Int) -> HTTPResponse {
-    // Connection: close because the unread rest of the body cannot be skipped
-    // cheaply; libmicrohttpd honours the header and closes after sending.
-    .jsonError(
-        status: 413,
-        code: "payload_too_large",
-        message: "request body exceeds \(limit) bytes",
-        headers: [("Connection", "close")]
-    )
-}
 
 // MARK: - Reading the request
 

@@ -28,6 +28,11 @@ struct APIError: Error, Equatable {
                  headers: [("Allow", allowed.joined(separator: ", "))])
     }
 
+    static func payloadTooLarge(limit: Int) -> APIError {
+        APIError(status: 413, code: "payload_too_large",
+                 message: "the request body exceeds \(limit) bytes (max_body_bytes)")
+    }
+
     static let unsupportedMediaType = APIError(
         status: 415, code: "unsupported_media_type",
         message: "the body must be JSON sent with Content-Type: application/json (with curl: -H 'Content-Type: application/json')")

@@ -64,6 +64,8 @@ public final class Router: Sendable {
             cors = []  // the preflight answer carries its own
         } else if let denied = access.authorize(request) {
             response = render(denied, for: request)
+        } else if request.bodyLimitExceeded {
+            response = render(.payloadTooLarge(limit: config.maxBodyBytes), for: request)
         } else {
             do {
                 (response, tokens) = try await route(request, started: started, cors: cors)

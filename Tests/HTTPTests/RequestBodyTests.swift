@@ -5,8 +5,16 @@ import Testing
 
 extension HTTPServerTests {
     @Suite struct RequestBodyTests {
-        private static func echoServer(maxBody: Int, calls: Box<Int> = Box(0)) throws -> HTTPServer {
+        /// Echoes the body; an oversized one is answered (with 413 and the
+        /// count of bytes it was given) and counted in `refusals`, not `calls`.
+        private static func echoServer(
+            maxBody: Int, calls: Box<Int> = Box(0), refusals: Box<Int> = Box(0)
+        ) throws -> HTTPServer {
             try makeServer(limits: ServerLimits(maxBodyBytes: maxBody)) { request in
+                if request.bodyLimitExceeded {
+                    refusals.update { $0 += 1 }
+                    return .text(status: 413, "refused with \(request.body.count) bytes")
+                }
                 calls.update { $0 += 1 }
                 return .full(status: 200, headers: [], body: request.body)
             }
@@ -44,7 +52,8 @@ extension HTTPServerTests {
 
         @Test func declaredOversizedBodyIsRefusedBeforeItIsSent() throws {
             let calls = Box(0)
-            let server = try Self.echoServer(maxBody: 1000, calls: calls)
+            let refusals = Box(0)
+            let server = try Self.echoServer(maxBody: 1000, calls: calls, refusals: refusals)
             defer { server.stop() }
             let client = try RawClient(port: server.port)
             // Only the headers: the 413 must come without waiting for the body.
@@ -53,10 +62,20 @@ extension HTTPServerTests {
             #expect(head.status == 413)
             #expect(head.headers["connection"]?.lowercased() == "close")
             let length = try #require(Int(head.headers["content-length"] ?? ""))
-            let body = try client.read(count: length).text
-            #expect(body.hasPrefix(#"{"error":{"code":"payload_too_large","message":"#))
+            #expect(try client.read(count: length).text == "refused with 0 bytes")
             #expect(client.waitForClose())
-            #expect(calls.value == 0)
+            #expect(calls.value == 0 && refusals.value == 1)
+        }
+
+        @Test func theConnectionClosesAfterAnOversizedBodyWhateverTheHandlerAnswers() throws {
+            let server = try makeServer(limits: ServerLimits(maxBodyBytes: 100)) { _ in .text(status: 200, "fine") }
+            defer { server.stop() }
+            let client = try RawClient(port: server.port)
+            try client.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n")
+            let head = try client.readHead(timeout: 3)
+            #expect(head.status == 200)
+            #expect(head.headers["connection"]?.lowercased() == "close")
+            #expect(client.waitForClose())
         }
 
         @Test func expect100ContinueWithOversizedBodyGets413() throws {
@@ -69,7 +88,8 @@ extension HTTPServerTests {
 
         @Test func undeclaredOversizedBodyIsRefusedWithoutBeingKept() throws {
             let calls = Box(0)
-            let server = try Self.echoServer(maxBody: 1000, calls: calls)
+            let refusals = Box(0)
+            let server = try Self.echoServer(maxBody: 1000, calls: calls, refusals: refusals)
             defer { server.stop() }
             let client = try RawClient(port: server.port)
             try client.send("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
@@ -81,13 +101,16 @@ extension HTTPServerTests {
             let head = try client.readHead(timeout: 3)
             #expect(head.status == 413)
             #expect(head.headers["connection"]?.lowercased() == "close")
+            let length = try #require(Int(head.headers["content-length"] ?? ""))
+            #expect(try client.read(count: length).text == "refused with 0 bytes")
             #expect(client.waitForClose())
-            #expect(calls.value == 0)
+            #expect(calls.value == 0 && refusals.value == 1)
         }
 
         @Test func endlessUndeclaredBodyIsCutOff() throws {
             let calls = Box(0)
-            let server = try Self.echoServer(maxBody: 1000, calls: calls)
+            let refusals = Box(0)
+            let server = try Self.echoServer(maxBody: 1000, calls: calls, refusals: refusals)
             defer { server.stop() }
             let client = try RawClient(port: server.port)
             try client.send("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
@@ -97,7 +120,7 @@ extension HTTPServerTests {
                 guard (try? client.send(piece)) != nil else { break }
             }
             #expect(client.waitForClose())
-            #expect(calls.value == 0)
+            #expect(calls.value == 0 && refusals.value == 0)
         }
 
         @Test func bodyExactlyAtTheLimitIsAccepted() throws {

@@ -132,4 +132,28 @@ import Testing
         #expect(try plain.roundTrip("GET", "/model", headers: ["Origin: http://allowed.example"]).0
             .headers["access-control-allow-origin"] == nil)
     }
+
+    /// The body limit is enforced below the router, but the 413 is the router's:
+    /// CORS headers, the OpenAI shape on /v1, the request log and the metrics.
+    @Test func oversizedBodiesGetA413LikeAnyOtherError() throws {
+        let server = try ServerProcess(["max_body_bytes=1000", #"cors_origins=["http://allowed.example"]"#])
+        let big = #"{"prompt": ""# + String(repeating: "a", count: 2000) + #""}"#
+        let (generate, generateBody) = try server.roundTrip(
+            "POST", "/generate", headers: ["Content-Type: application/json", "Origin: http://allowed.example"], body: big)
+        #expect(generate.status == 413)
+        #expect(generate.headers["access-control-allow-origin"] == "http://allowed.example")
+        let error = try #require(try object(generateBody)["error"] as? [String: Any])
+        #expect(error["code"] as? String == "payload_too_large")
+        #expect((error["message"] as? String)?.contains("1000 bytes") == true)
+
+        let (completions, completionsBody) = try server.roundTrip(
+            "POST", "/v1/completions", headers: ["Content-Type: application/json"], body: big)
+        #expect(completions.status == 413)
+        let openAIError = try #require(try object(completionsBody)["error"] as? [String: Any])
+        #expect(openAIError["type"] as? String == "invalid_request_error")
+
+        let (_, metrics) = try server.roundTrip("GET", "/metrics")
+        #expect(metrics.contains(#"http_requests_total{route="/generate",status="413"} 1"#))
+        #expect(metrics.contains(#"http_requests_total{route="/v1/completions",status="413"} 1"#))
+    }
 }
