@@ -11,6 +11,8 @@ struct JobSummary: Sendable {
     var seed: UInt64
     var queueMilliseconds: Double
     var timeToFirstTokenMilliseconds: Double?
+    /// The prompt went through the model (false for a request dropped while queued).
+    var prefilled: Bool
 }
 
 /// What the model thread tells the side that answers the client.

@@ -156,7 +156,7 @@ final class ModelActor: @unchecked Sendable {  // mutable state is guarded by `c
             finishReason: generator.finishReason ?? .cancelled, trailingText: generator.trailingText,
             usage: generator.usage, timings: generator.timings, seed: generator.seed,
             queueMilliseconds: (slot.started - slot.job.submitted) / .milliseconds(1),
-            timeToFirstTokenMilliseconds: slot.firstTokenMilliseconds)
+            timeToFirstTokenMilliseconds: slot.firstTokenMilliseconds, prefilled: true)
         condition.lock()
         active.removeAll { $0 === slot }
         condition.broadcast()
@@ -169,6 +169,6 @@ final class ModelActor: @unchecked Sendable {  // mutable state is guarded by `c
                    usage: GenerationUsage(promptTokens: job.promptTokens.count, generatedTokens: 0),
                    timings: GenerationTimings(), seed: job.request.settings.seed ?? 0,
                    queueMilliseconds: (ContinuousClock.now - job.submitted) / .milliseconds(1),
-                   timeToFirstTokenMilliseconds: nil)
+                   timeToFirstTokenMilliseconds: nil, prefilled: false)
     }
 }

@@ -44,7 +44,7 @@ final class ServerMetrics: Sendable {
     /// A finished generation's tokens and latencies.
     func generation(_ summary: JobSummary) {
         generatedTokens.increment(by: summary.usage.generatedTokens)
-        promptTokens.increment(by: summary.usage.promptTokens)
+        if summary.prefilled { promptTokens.increment(by: summary.usage.promptTokens) }
         if let first = summary.timeToFirstTokenMilliseconds {
             timeToFirstToken.recordNanoseconds(Int64(first * 1_000_000))
         }

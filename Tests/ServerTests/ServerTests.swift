@@ -133,6 +133,8 @@ import Testing
         waiting.client.close()
         #expect(try eventually { try server.load().queued == 0 })
         #expect(try server.load().active == 1)  // the running request goes on
+        // The dropped prompt never reached the model (and the running one is not finished).
+        #expect(try server.roundTrip("GET", "/metrics").1.contains("\ngpt_prompt_tokens_total 0\n"))
     }
 
     /// A client that hangs up mid-stream frees the model within a token.
