@@ -77,6 +77,41 @@ import Testing
         #expect(maxDifference(fast, plain) < 1e-5)
     }
 
+    /// One token's product, over every row or a slice of them (as one chunk of the worker pool computes it).
+    @Test(arguments: [(35, 17), (768, 129), (16, 4), (129, 3)])
+    mutating func matvecMatchesPlainLoops(shape: (Int, Int)) {
+        let (IC, OC) = shape
+        let input = values(IC), weight = values(OC * IC), bias = values(OC)
+        var plain = [Float](repeating: .nan, count: OC)
+        Kernels.matmulReference(&plain, input, weight, bias, T: 1, IC: IC, OC: OC)
+        for rows in [0..<OC, 1..<OC - 1, OC / 2..<OC] {
+            var fast = [Float](repeating: .nan, count: OC)
+            Kernels.matvec(&fast, input, weight, bias, IC: IC, rows: rows)
+            #expect(maxDifference(Array(fast[rows]), Array(plain[rows])) < 1e-5 * Float(IC).squareRoot())
+            #expect(fast.indices.filter { !rows.contains($0) }.allSatisfy { fast[$0].isNaN }, "rows outside \(rows) untouched")
+        }
+        var noBias = [Float](repeating: .nan, count: OC)
+        Kernels.matvec(&noBias, input, weight, nil, IC: IC, rows: 0..<OC)
+        Kernels.matmulReference(&plain, input, weight, nil, T: 1, IC: IC, OC: OC)
+        #expect(maxDifference(noBias, plain) < 1e-5 * Float(IC).squareRoot())
+    }
+
+    /// A new token attending to the cache, head by head; heads of 7, 32 and 40 channels.
+    @Test(arguments: [(35, 5, 9), (128, 4, 1), (120, 3, 30)])
+    mutating func oneTokenAttentionMatchesPlainLoops(shape: (Int, Int, Int)) {
+        let (C, NH, N) = shape
+        let qkv = values(3 * C), keys = values(N * C), cachedValues = values(N * C)
+        var plain = [Float](repeating: .nan, count: C)
+        Kernels.attentionReference(&plain, qkv, keys: keys, values: cachedValues, start: N - 1, T: 1, C: C, NH: NH)
+        var fast = [Float](repeating: .nan, count: C)
+        var scores = [Float](repeating: .nan, count: N)
+        for h in (0..<NH).reversed() {
+            Kernels.attendOneToken(&fast, query: qkv, keys: keys, values: cachedValues, scores: &scores,
+                                   N: N, C: C, NH: NH, head: h)
+        }
+        #expect(maxDifference(fast, plain) < 1e-5)
+    }
+
     @Test mutating func layerNormNormalisesEachRow() {
         let (T, C) = (3, 35)
         let input = values(T * C, scale: 3).enumerated().map { $0.element + Float($0.offset % 5) }

@@ -8,8 +8,8 @@ package enum Kernels {
     // MARK: matmul
 
     /// out (T, OC) = inp (T, IC) · weight (OC, IC)ᵀ + bias (OC).
-    /// Fast because OpenBLAS streams the weights once per call with both cores:
-    /// sgemv for one token (bandwidth-bound decode), sgemm for many (prefill).
+    /// Fast because OpenBLAS's sgemm streams the weights once per call with
+    /// both cores. (Model uses `matvec` on its worker pool for one token.)
     package static func matmul(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
                        _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
                        T: Int, IC: Int, OC: Int) {
@@ -182,7 +182,9 @@ package enum Kernels {
     }
 }
 
-/// Threads used by the BLAS products (OpenBLAS keeps one process-wide pool).
+/// Threads for the forward pass: OpenBLAS's process-wide pool (prompts) and
+/// ``WorkerPool/shared`` (single tokens), which takes its size from here at
+/// its first use, so set this before the first pass.
 public enum ComputeThreads {
     public static var count: Int { Int(openblas_get_num_threads()) }
     public static func set(_ count: Int) { openblas_set_num_threads(Int32(max(1, count))) }

@@ -6,10 +6,15 @@
 public final class Model: Sendable {
     public let config: GPTConfig
     public let weights: Weights
+    /// Runs the loops of a one-token pass.
+    let pool: WorkerPool
 
-    public init(weights: Weights) {
+    public convenience init(weights: Weights) { self.init(weights: weights, pool: .shared) }
+
+    package init(weights: Weights, pool: WorkerPool) {
         self.config = weights.config
         self.weights = weights
+        self.pool = pool
     }
 
     public convenience init(checkpoint: Checkpoint) { self.init(weights: checkpoint.weights) }
@@ -44,20 +49,27 @@ public final class Model: Sendable {
             let values = state.values(layer: l)
             // x += attproj(attention(LN1(x)))
             Kernels.layerNorm(s.normed, s.x, w.layer(l, .ln1w), w.layer(l, .ln1b), T: T, C: C)
-            Kernels.matmul(s.qkv, s.normed, w.layer(l, .qkvw), w.layer(l, .qkvb), T: T, IC: C, OC: 3 * C)
+            linear(s.qkv, s.normed, w.layer(l, .qkvw), w.layer(l, .qkvb), T: T, IC: C, OC: 3 * C)
             for t in 0..<T {
                 (keys + (start + t) * C).update(from: s.qkv + t * 3 * C + C, count: C)
                 (values + (start + t) * C).update(from: s.qkv + t * 3 * C + 2 * C, count: C)
             }
-            Kernels.attention(s.attended, s.qkv, keys: keys, values: values, scores: s.scores,
-                              start: start, T: T, C: C, NH: NH)
-            Kernels.matmul(s.projected, s.attended, w.layer(l, .attprojw), w.layer(l, .attprojb), T: T, IC: C, OC: C)
+            if T == 1 {
+                pool.forEachChunk(NH) { h in
+                    Kernels.attendOneToken(s.attended, query: s.qkv, keys: keys, values: values,
+                                           scores: s.scores + h * (start + 1), N: start + 1, C: C, NH: NH, head: h)
+                }
+            } else {
+                Kernels.attention(s.attended, s.qkv, keys: keys, values: values, scores: s.scores,
+                                  start: start, T: T, C: C, NH: NH)
+            }
+            linear(s.projected, s.attended, w.layer(l, .attprojw), w.layer(l, .attprojb), T: T, IC: C, OC: C)
             Kernels.add(s.x, s.projected, count: T * C)
             // x += fcproj(gelu(fc(LN2(x))))
             Kernels.layerNorm(s.normed, s.x, w.layer(l, .ln2w), w.layer(l, .ln2b), T: T, C: C)
-            Kernels.matmul(s.hidden, s.normed, w.layer(l, .fcw), w.layer(l, .fcb), T: T, IC: C, OC: 4 * C)
+            linear(s.hidden, s.normed, w.layer(l, .fcw), w.layer(l, .fcb), T: T, IC: C, OC: 4 * C)
             Kernels.gelu(s.hidden, count: T * 4 * C)
-            Kernels.matmul(s.projected, s.hidden, w.layer(l, .fcprojw), w.layer(l, .fcprojb), T: T, IC: 4 * C, OC: C)
+            linear(s.projected, s.hidden, w.layer(l, .fcprojw), w.layer(l, .fcprojb), T: T, IC: 4 * C, OC: C)
             Kernels.add(s.x, s.projected, count: T * C)
         }
         state.length = start + T
@@ -67,8 +79,24 @@ public final class Model: Sendable {
         let rows = T - first
         Kernels.layerNorm(s.normed, s.x + first * C, w[.lnfw], w[.lnfb], T: rows, C: C)
         return [Float](unsafeUninitializedCapacity: rows * V) { logits, count in
-            Kernels.matmul(logits.baseAddress!, s.normed, w[.wte], nil, T: rows, IC: C, OC: V)
+            linear(logits.baseAddress!, s.normed, w[.wte], nil, T: rows, IC: C, OC: V)
             count = rows * V
+        }
+    }
+
+    /// out (T, OC) = inp (T, IC) · weight (OC, IC)ᵀ + bias: OpenBLAS's sgemm
+    /// for several tokens (compute-bound), our matvec on the worker pool for
+    /// one (bound by reading the weights; see `WorkerPool` for why not sgemv).
+    private func linear(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
+                        _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?, T: Int, IC: Int, OC: Int) {
+        guard T == 1 else {
+            Kernels.matmul(out, inp, weight, bias, T: T, IC: IC, OC: OC)
+            return
+        }
+        // Chunks of about 32K multiply-adds: a few microseconds each, enough to
+        // make a claim's cost negligible and to balance two threads.
+        pool.forEachRange(OC, grain: max(4, (1 << 15) / IC)) { rows in
+            Kernels.matvec(out, inp, weight, bias, IC: IC, rows: rows)
         }
     }
 }

@@ -1,0 +1,129 @@
+import Foundation
+import Synchronization
+
+/// Threads of our own for the loops of a one-token (decode) pass.
+///
+/// A decode pass is some thirty short loops (a few microseconds each on a
+/// small model); OpenBLAS's pool would wake and join its workers for every
+/// one and keep them spinning between calls, which on two cores starves the
+/// HTTP threads that carry the tokens away. Here the work of a loop is cut
+/// into chunks that the caller and the helpers *claim* one at a time:
+/// - a helper that is late, descheduled or parked simply claims nothing,
+///   and the caller does the chunks itself, so nobody waits for a thread
+///   that is not running (only for a chunk already claimed);
+/// - helpers spin briefly between loops, then park, leaving the cores to
+///   other threads when generation pauses.
+/// Every chunk writes its own rows, so results do not depend on which thread
+/// ran which chunk: the same bits with one thread or many.
+package final class WorkerPool: @unchecked Sendable {
+    /// The pool the model uses: ``ComputeThreads/count`` threads in all
+    /// (the caller plus helpers), fixed at its first use.
+    package static let shared = WorkerPool(threads: ComputeThreads.count)
+
+    /// Threads that work on a loop, the caller included.
+    package let threads: Int
+
+    /// The current loop: generation (high 32 bits), chunk count (next 16)
+    /// and next unclaimed chunk (low 16). One word, so a claim can check in a
+    /// single compare-and-swap that the loop it read is still the current one.
+    private let ticket = Atomic<UInt64>(0)
+    /// Chunks of the current loop finished.
+    private let finished = Atomic<Int>(0)
+    /// The current loop's body. Written by the caller before it publishes a
+    /// new ticket, read by a helper only after it claimed a chunk of that
+    /// ticket, and not rewritten until every claimed chunk is finished.
+    private var body: ((Int) -> Void)?
+    /// One caller at a time; another caller meanwhile runs its loops alone.
+    private let caller = Mutex<Void>(())
+    /// Parking place for idle helpers.
+    private let parking = NSCondition()
+    private var parked = 0
+    /// How long a helper spins for the next loop before parking.
+    private static let spinTime: Duration = .microseconds(200)
+
+    package init(threads: Int) {
+        self.threads = max(1, threads)
+        for index in 1..<self.threads {
+            let thread = Thread { self.helperLoop() }  // pools live as long as the process
+            thread.name = "gpt-worker-\(index)"
+            thread.start()
+        }
+    }
+
+    /// Calls `body(k)` once for every k in 0..<chunks, spread over the pool's
+    /// threads; returns when all have returned. Chunks must not depend on
+    /// each other's order. At most 65,535 chunks.
+    package func forEachChunk(_ chunks: Int, _ body: (Int) -> Void) {
+        precondition(chunks >= 0 && chunks < 1 << 16, "0..<65536 chunks")
+        guard threads > 1, chunks > 1 else {
+            for k in 0..<chunks { body(k) }
+            return
+        }
+        let ran: Void? = caller.withLockIfAvailable { _ in
+            withoutActuallyEscaping(body) { body in runShared(chunks, body) }
+        }
+        if ran == nil {
+            for k in 0..<chunks { body(k) }
+        }
+    }
+
+    /// Splits `count` items into chunks of about `grain` items and runs
+    /// `body` on each chunk's range (see ``forEachChunk(_:_:)``).
+    package func forEachRange(_ count: Int, grain: Int, _ body: (Range<Int>) -> Void) {
+        let chunks = min(max(1, count / max(1, grain)), (1 << 16) - 1)
+        forEachChunk(chunks) { k in body(k * count / chunks..<(k + 1) * count / chunks) }
+    }
+
+    private func runShared(_ chunks: Int, _ body: @escaping (Int) -> Void) {
+        self.body = body
+        let generation = (ticket.load(ordering: .relaxed) >> 32) &+ 1
+        finished.store(0, ordering: .relaxed)
+        ticket.store(generation << 32 | UInt64(chunks) << 16, ordering: .releasing)
+        parking.lock()
+        if parked > 0 { parking.broadcast() }
+        parking.unlock()
+        while claimAndRun(generation: generation) {}
+        while finished.load(ordering: .acquiring) < chunks {}
+        self.body = nil
+    }
+
+    /// Claims the next chunk of loop `generation` and runs it; false when that
+    /// loop has no chunk left (or is over).
+    private func claimAndRun(generation: UInt64) -> Bool {
+        var current = ticket.load(ordering: .acquiring)
+        while true {
+            let next = current & 0xFFFF
+            guard current >> 32 == generation, next < (current >> 16) & 0xFFFF else { return false }
+            let (exchanged, original) = ticket.compareExchange(
+                expected: current, desired: current + 1, ordering: .acquiringAndReleasing)
+            if exchanged {
+                body!(Int(next))
+                finished.add(1, ordering: .releasing)
+                return true
+            }
+            current = original
+        }
+    }
+
+    private func helperLoop() {
+        var seen: UInt64 = 0  // the last generation this helper worked on or found empty
+        let clock = ContinuousClock()
+        while true {
+            var spinUntil = clock.now + Self.spinTime
+            var spins = 0
+            while ticket.load(ordering: .acquiring) >> 32 == seen {
+                spins += 1
+                guard spins & 255 == 0 else { continue }
+                if clock.now < spinUntil { continue }
+                parking.lock()
+                parked += 1
+                while ticket.load(ordering: .acquiring) >> 32 == seen { parking.wait() }
+                parked -= 1
+                parking.unlock()
+                spinUntil = clock.now + Self.spinTime
+            }
+            seen = ticket.load(ordering: .acquiring) >> 32
+            while claimAndRun(generation: seen) {}
+        }
+    }
+}
