@@ -77,23 +77,30 @@ import Testing
         #expect(maxDifference(fast, plain) < 1e-5)
     }
 
-    /// One token's product, over every row or a slice of them (as one chunk of the worker pool computes it).
-    @Test(arguments: [(35, 17), (768, 129), (16, 4), (129, 3)])
-    mutating func matvecMatchesPlainLoops(shape: (Int, Int)) {
-        let (IC, OC) = shape
-        let input = values(IC), weight = values(OC * IC), bias = values(OC)
-        var plain = [Float](repeating: .nan, count: OC)
-        Kernels.matmulReference(&plain, input, weight, bias, T: 1, IC: IC, OC: OC)
-        for rows in [0..<OC, 1..<OC - 1, OC / 2..<OC] {
-            var fast = [Float](repeating: .nan, count: OC)
-            Kernels.matvec(&fast, input, weight, bias, IC: IC, rows: rows)
-            #expect(maxDifference(Array(fast[rows]), Array(plain[rows])) < 1e-5 * Float(IC).squareRoot())
-            #expect(fast.indices.filter { !rows.contains($0) }.allSatisfy { fast[$0].isNaN }, "rows outside \(rows) untouched")
+    /// A few tokens' product, over every output column or a slice of them
+    /// (as one chunk of the worker pool computes it).
+    @Test(arguments: [(1, 35, 17), (1, 768, 129), (3, 16, 4), (16, 129, 3), (5, 64, 40)])
+    mutating func fewTokenMatmulMatchesPlainLoops(shape: (Int, Int, Int)) {
+        let (T, IC, OC) = shape
+        let input = values(T * IC), weight = values(OC * IC), bias = values(OC)
+        for useBias in [true, false] {
+            bias.withUnsafeBufferPointer { b in
+                let biasPointer = useBias ? b.baseAddress : nil
+                var plain = [Float](repeating: .nan, count: T * OC)
+                Kernels.matmulReference(&plain, input, weight, biasPointer, T: T, IC: IC, OC: OC)
+                for rows in [0..<OC, 1..<OC - 1, OC / 2..<OC] {
+                    var fast = [Float](repeating: .nan, count: T * OC)
+                    Kernels.matmulFewTokens(&fast, input, weight, biasPointer, T: T, IC: IC, OC: OC, rows: rows)
+                    for t in 0..<T {
+                        let row = t * OC
+                        let inside = rows.map { row + $0 }
+                        #expect(maxDifference(inside.map { fast[$0] }, inside.map { plain[$0] }) < 1e-5 * Float(IC).squareRoot())
+                        #expect((0..<OC).filter { !rows.contains($0) }.allSatisfy { fast[row + $0].isNaN },
+                                "columns outside \(rows) untouched")
+                    }
+                }
+            }
         }
-        var noBias = [Float](repeating: .nan, count: OC)
-        Kernels.matvec(&noBias, input, weight, nil, IC: IC, rows: 0..<OC)
-        Kernels.matmulReference(&plain, input, weight, nil, T: 1, IC: IC, OC: OC)
-        #expect(maxDifference(noBias, plain) < 1e-5 * Float(IC).squareRoot())
     }
 
     /// A new token attending to the cache, head by head; heads of 7, 32 and 40 channels.

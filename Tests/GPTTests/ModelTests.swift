@@ -74,17 +74,19 @@ import Testing
     }
 }
 
-/// The decode pass spreads its loops over a pool of threads; every chunk writes
+/// Short passes spread their loops over a pool of threads; every chunk writes
 /// its own outputs, so the logits must be bit-identical for any thread count.
 @Suite struct DecodeThreadingTests {
-    @Test func decodeGivesTheSameBitsOnOneThreadOrThree() throws {
+    @Test func shortPassesGiveTheSameBitsOnOneThreadOrThree() throws {
         let (checkpoint, expected) = try Fixtures.model("many_heads")
         let tokens = expected.logits_all.tokens
         var runs: [[[Float]]] = []
         for threads in [1, 3] {
             let model = Model(weights: checkpoint.weights, pool: WorkerPool(threads: threads))
             let state = model.makeState()
-            runs.append(tokens.map { model.forward([$0], state: state) })
+            // A 5-token prompt, then one token at a time.
+            let prompt = model.forward(Array(tokens[..<5]), state: state, allPositions: true)
+            runs.append([prompt] + tokens[5...].map { model.forward([$0], state: state) })
         }
         #expect(runs[0] == runs[1])
         #expect(Fixtures.relativeError(runs[1].last!, expected.logits_all.logits.last!) < 1e-4)

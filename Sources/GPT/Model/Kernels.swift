@@ -9,7 +9,7 @@ package enum Kernels {
 
     /// out (T, OC) = inp (T, IC) · weight (OC, IC)ᵀ + bias (OC).
     /// Fast because OpenBLAS's sgemm streams the weights once per call with
-    /// both cores. (Model uses `matvec` on its worker pool for one token.)
+    /// both cores. (Model uses `matmulFewTokens` on its worker pool for short passes.)
     package static func matmul(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
                        _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
                        T: Int, IC: Int, OC: Int) {

@@ -50,7 +50,7 @@ public final class RunState {
         let attended: UnsafeMutablePointer<Float>  // (T, C) attention output before projection
         let projected: UnsafeMutablePointer<Float> // (T, C) output of a projection, added to x
         let hidden: UnsafeMutablePointer<Float>  // (T, 4C) MLP hidden layer
-        let scores: UnsafeMutablePointer<Float>  // (max(T, NH), keys): one head's weights, or every head's for one token
+        let scores: UnsafeMutablePointer<Float>  // attention weights: of one head for all T tokens, or of each (token, head) pair
 
         init(config: GPTConfig, tokens T: Int, keys: Int) {
             let C = config.channels
@@ -61,7 +61,7 @@ public final class RunState {
             attended = .allocate(capacity: T * C)
             projected = .allocate(capacity: T * C)
             hidden = .allocate(capacity: T * 4 * C)
-            scores = .allocate(capacity: max(T, config.heads) * keys)
+            scores = .allocate(capacity: max(T, min(T, Model.fewTokens) * config.heads) * keys)
         }
 
         deinit {
