@@ -17,7 +17,9 @@ public struct ServerLimits: Sendable, Equatable {
     /// line, the headers and the I/O buffers. Requests whose headers do not
     /// fit are answered by libmicrohttpd with an error status.
     public var memoryLimitPerConnection: Int
-    /// Largest request body accepted; larger ones get `413 Payload Too Large`.
+    /// Largest request body kept. A larger one is not read (or is read and
+    /// thrown away); the handler gets the request with an empty body and
+    /// ``HTTPRequest/bodyLimitExceeded`` set, and should answer 413.
     public var maxBodyBytes: Int
     /// Bytes a streamed response may buffer before ``ResponseBodyWriter/write(_:)``
     /// blocks until the client has taken some (back-pressure for slow clients).
