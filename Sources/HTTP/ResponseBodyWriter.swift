@@ -41,14 +41,19 @@ public final class ResponseBodyWriter: @unchecked Sendable {
             // `clientGone`, which takes the lock.
             guard client.isConnected else { return false }
             condition.lock()
-            defer { condition.unlock() }
-            if gone || finished { return false }
+            if gone || finished {
+                condition.unlock()
+                return false
+            }
             if pending.count < bufferLimit {
                 pending.append(contentsOf: bytes)
+                condition.unlock()
+                // After unlocking, so that the woken connection thread does not at once block on our lock.
                 condition.broadcast()
                 return true
             }
             _ = condition.wait(until: Date(timeIntervalSinceNow: Self.probeInterval))
+            condition.unlock()
         }
     }
 

@@ -60,8 +60,9 @@ final class Job: @unchecked Sendable {  // mutable state is guarded by `conditio
         }
         events.append(event)
         let (finalIDs, finalText) = handlers.isEmpty ? ([], "") : (ids, text)  // copied only for the end
-        condition.broadcast()
         condition.unlock()
+        // After unlocking, so that the woken reader does not at once block on our lock.
+        condition.broadcast()
         if case .finished(let final) = event {
             for handler in handlers { handler(final, finalIDs, finalText) }
         }

@@ -5,10 +5,13 @@ import GPT
 /// serial Dispatch queue: the only place model code runs.
 ///
 /// Requests wait in a bounded queue for one of `maxActive` slots. Active
-/// generations advance together, one token each in turn, so nobody waits for
-/// another's whole generation; one that asked for `delay_ms` is skipped until
-/// its next token is due, so the pause never holds the model back. Cancelled
-/// jobs (their client left) are dropped before their next token.
+/// generations advance together, one token each per turn, so nobody waits for
+/// another's whole generation. Their decode steps run as one batched pass
+/// (each weight matrix read once for all of them, the same bits as alone), so
+/// several clients cost little more than one. A generation that asked for
+/// `delay_ms` sits out until its next token is due, so the pause never holds
+/// the model back. Cancelled jobs (their client left) are dropped before
+/// their next token.
 final class ModelActor: @unchecked Sendable {  // mutable state is guarded by `condition`
     let textModel: TextModel
     let maxActive: Int
@@ -90,15 +93,15 @@ final class ModelActor: @unchecked Sendable {  // mutable state is guarded by `c
     // MARK: the model queue
 
     private func run() {
-        var turn = 0
-        while let slot = nextSlot(after: &turn) {
-            step(slot)
+        while let slots = dueSlots() {
+            step(slots)
         }
     }
 
     /// Admits waiting jobs into free slots, drops cancelled ones, and returns
-    /// the next active generation whose token is due (round robin), waiting as needed.
-    private func nextSlot(after turn: inout Int) -> Slot? {
+    /// the active generations whose token is due (or that were cancelled),
+    /// waiting as needed; nil once stopped and idle.
+    private func dueSlots() -> [Slot]? {
         condition.lock()
         defer { condition.unlock() }
         while true {
@@ -127,13 +130,8 @@ final class ModelActor: @unchecked Sendable {  // mutable state is guarded by `c
                 continue
             }
             let now = ContinuousClock.now
-            for offset in 0..<active.count {
-                let index = (turn + offset) % active.count
-                if active[index].due <= now || active[index].job.cancellation.isCancelled {
-                    turn = index + 1
-                    return active[index]
-                }
-            }
+            let due = active.filter { $0.due <= now || $0.job.cancellation.isCancelled }
+            if !due.isEmpty { return due }
             // Every active generation is pausing for delay_ms: sleep until the first is due,
             // but look again every 50 ms for cancelled jobs, whose slots should free at once.
             let earliest = min(active.map(\.due).min()!, now + .milliseconds(50))
@@ -141,9 +139,30 @@ final class ModelActor: @unchecked Sendable {  // mutable state is guarded by `c
         }
     }
 
-    /// One token of one generation, outside the lock.
-    private func step(_ slot: Slot) {
-        if let token = slot.generator.next() {
+    /// One token for each of `slots`, outside the lock: passes over a whole
+    /// window (prompts, slides) one by one, then every plain decode step in
+    /// batches of up to `Model.maxBatch`.
+    private func step(_ slots: [Slot]) {
+        var decodes: [(slot: Slot, token: Int, state: RunState)] = []
+        for slot in slots {
+            switch slot.generator.nextStep() {
+            case .decode(let token, let state): decodes.append((slot, token, state))
+            case .over, .window: deliver(slot.generator.next(), for: slot)
+            }
+        }
+        for start in stride(from: 0, to: decodes.count, by: Model.maxBatch) {
+            let batch = decodes[start ..< min(start + Model.maxBatch, decodes.count)]
+            let started = ContinuousClock.now
+            let logits = textModel.model.forward(batch: batch.map(\.token), states: batch.map(\.state))
+            for (entry, logits) in zip(batch, logits) {
+                deliver(entry.slot.generator.complete(logits: logits, started: started), for: entry.slot)
+            }
+        }
+    }
+
+    /// Sends a generated token to its job, or ends the job when there is none.
+    private func deliver(_ token: GeneratedToken?, for slot: Slot) {
+        if let token {
             if slot.firstTokenMilliseconds == nil {
                 slot.firstTokenMilliseconds = (ContinuousClock.now - slot.job.submitted) / .milliseconds(1)
             }

@@ -110,4 +110,52 @@ import Testing
             try TokenGenerator(model: model, tokenizer: nil, promptTokens: [1, 300], settings: settings())
         }
     }
+
+    /// The server's way of running several generations: their decode steps in
+    /// one batched pass, whole-window passes alone. Each must produce exactly
+    /// the tokens it produces on its own: sampled, past the window (slides),
+    /// with an eos that ends one early and a cancellation midway.
+    @Test func generationsSteppedTogetherInBatchesMatchSoloRuns() throws {
+        let eos = greedy.ids[7]
+        let runs: [(prompt: [Int], settings: GenerationSettings, cancelAfter: Int?)] = [
+            (greedy.prompt, settings(numTokens: 3 * greedy.max_seq_len, topK: 5, seed: 11), nil),
+            (Array(greedy.prompt.prefix(2)), settings(numTokens: 40, topK: 3, seed: 12), nil),
+            (greedy.prompt, settings(numTokens: 30, eosId: eos), nil),
+            (Array(greedy.prompt.suffix(3)), settings(numTokens: 50, topK: 8, seed: 13), 6),
+        ]
+        let solo = try runs.map { run -> [Int] in
+            let generator = try TokenGenerator(model: model, tokenizer: nil, promptTokens: run.prompt, settings: run.settings)
+            return Array(generator.map(\.id).prefix(run.cancelAfter ?? .max))
+        }
+        let generators = try runs.map {
+            try TokenGenerator(model: model, tokenizer: nil, promptTokens: $0.prompt, settings: $0.settings)
+        }
+        var together = Array(repeating: [Int](), count: runs.count)
+        var batchedSteps = 0
+        while generators.contains(where: { $0.finishReason == nil }) {
+            for (k, run) in runs.enumerated() where together[k].count == run.cancelAfter {
+                generators[k].cancellation.cancel()
+            }
+            var batch: [(index: Int, token: Int, state: RunState)] = []
+            for (k, generator) in generators.enumerated() {
+                switch generator.nextStep() {
+                case .decode(let token, let state): batch.append((k, token, state))
+                case .over: continue
+                case .window: if let token = generator.next() { together[k].append(token.id) }
+                }
+            }
+            guard !batch.isEmpty else { continue }
+            batchedSteps += 1
+            let started = ContinuousClock.now
+            let logits = model.forward(batch: batch.map(\.token), states: batch.map(\.state))
+            for (entry, logits) in zip(batch, logits) {
+                if let token = generators[entry.index].complete(logits: logits, started: started) {
+                    together[entry.index].append(token.id)
+                }
+            }
+        }
+        #expect(together == solo)
+        #expect(generators.map(\.finishReason) == [.length, .length, .eos, .cancelled])
+        #expect(batchedSteps > 0)
+    }
 }

@@ -92,3 +92,37 @@ import Testing
         #expect(Fixtures.relativeError(runs[1].last!, expected.logits_all.logits.last!) < 1e-4)
     }
 }
+
+/// Several sequences decoded in one pass get the very bits each would get alone.
+@Suite struct BatchedDecodeTests {
+    @Test(arguments: Fixtures.modelNames)
+    func batchMatchesSingleSequencesBitForBit(name: String) throws {
+        let (checkpoint, expected) = try Fixtures.model(name)
+        let model = Model(checkpoint: checkpoint)
+        let tokens = expected.logits_all.tokens
+        let V = model.config.vocabularySize
+        // Three sequences at different positions: prompts of 1, 4 and 7 tokens.
+        let prompts = [Array(tokens.prefix(1)), Array(tokens.prefix(4)), Array(tokens.suffix(7))]
+        let alone = prompts.map { prompt -> RunState in
+            let state = model.makeState()
+            _ = model.forward(prompt, state: state)
+            return state
+        }
+        let together = prompts.map { prompt -> RunState in
+            let state = model.makeState()
+            _ = model.forward(prompt, state: state)
+            return state
+        }
+        for step in 0..<3 {
+            let next = (0..<3).map { (tokens[($0 * 5 + step) % tokens.count] + step) % V }
+            let single = (0..<3).map { model.forward([next[$0]], state: alone[$0]) }
+            let batched = model.forward(batch: next, states: together)
+            let identical = batched == single  // a Bool, so a failure does not print every logit
+            #expect(identical, "\(name), step \(step)")
+            #expect(together.map(\.length) == alone.map(\.length))
+        }
+        // A batch of one, too.
+        let one = model.forward(batch: [tokens[0]], states: [together[1]]) == [model.forward([tokens[0]], state: alone[1])]
+        #expect(one)
+    }
+}

@@ -116,14 +116,54 @@ public final class TokenGenerator: IteratorProtocol, Sequence {
     }
 
     public func next() -> GeneratedToken? {
-        guard finishReason == nil else { return nil }
-        if cancellation.isCancelled { return finish(.cancelled) }
-        if generatedTokens.count >= settings.numTokens { return finish(.length) }
+        let started = ContinuousClock.now
+        switch nextStep() {
+        case .over:
+            return nil
+        case .decode(let token, let state):
+            return complete(logits: model.forward([token], state: state), started: started)
+        case .window:
+            // First pass, or the window slid: positions shifted, so recompute it whole.
+            state.reset()
+            return complete(logits: model.forward(Array(context.suffix(settings.maxSeqLen)), state: state), started: started)
+        }
+    }
 
-        let clock = ContinuousClock()
-        let started = clock.now
-        let id = sampler.sample(nextLogits(), using: &random)
-        let elapsed = (clock.now - started) / .milliseconds(1)
+    /// What the next token needs from the model.
+    package enum Step {
+        /// Nothing: the generation is over (`next()` returns nil).
+        case over
+        /// One token on the KV cache: batchable with other generations' (`Model.forward(batch:states:)`).
+        case decode(token: Int, state: RunState)
+        /// A pass over the whole window (the first, or after it slid): leave it to `next()`.
+        case window
+    }
+
+    /// Ends the generation if it is cancelled or complete; otherwise says what
+    /// the next token needs. A caller that runs a `.decode` step itself hands
+    /// the logits to `complete(logits:started:)`.
+    package func nextStep() -> Step {
+        guard finishReason == nil else { return .over }
+        if cancellation.isCancelled {
+            _ = finish(.cancelled)
+            return .over
+        }
+        if generatedTokens.count >= settings.numTokens {
+            _ = finish(.length)
+            return .over
+        }
+        // Until the window slides, the cache holds every earlier position.
+        if state.length > 0 && state.length < settings.maxSeqLen {
+            return .decode(token: context[context.count - 1], state: state)
+        }
+        return .window
+    }
+
+    /// Samples the next token from `logits` (the model's output for the step
+    /// `nextStep()` asked for, begun at `started`) and returns it, or nil if it ends the generation.
+    package func complete(logits: [Float], started: ContinuousClock.Instant) -> GeneratedToken? {
+        let id = sampler.sample(logits, using: &random)
+        let elapsed = (ContinuousClock.now - started) / .milliseconds(1)
         if generatedTokens.isEmpty {
             timings.prefillMilliseconds = elapsed
         } else {
@@ -139,18 +179,6 @@ public final class TokenGenerator: IteratorProtocol, Sequence {
         let (released, stopped) = stopStrings.push(text)
         if stopped { finishReason = .stop }  // this token is the last; nothing after the match is returned
         return GeneratedToken(id: id, text: released)
-    }
-
-    /// Logits after the last token of `context`, seen through a window of at most maxSeqLen tokens.
-    private func nextLogits() -> [Float] {
-        let window = settings.maxSeqLen
-        if state.length > 0 && state.length < window {
-            // The window has not slid yet: the cache holds every earlier position.
-            return model.forward([context[context.count - 1]], state: state)
-        }
-        // First pass, or the window slid: positions shifted, so recompute it whole.
-        state.reset()
-        return model.forward(Array(context.suffix(window)), state: state)
     }
 
     private func finish(_ reason: FinishReason) -> GeneratedToken? {

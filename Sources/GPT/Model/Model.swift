@@ -95,7 +95,7 @@ public final class Model: Sendable {
     /// out (T, OC) = inp (T, IC) · weight (OC, IC)ᵀ + bias: OpenBLAS's sgemm
     /// for many tokens (compute-bound), our kernel on the worker pool for a
     /// few (bound by reading the weights; see `WorkerPool` for why not OpenBLAS).
-    private func linear(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
+    func linear(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
                         _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?, T: Int, IC: Int, OC: Int) {
         guard T <= Self.fewTokens else {
             Kernels.matmul(out, inp, weight, bias, T: T, IC: IC, OC: OC)
