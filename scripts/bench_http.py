@@ -23,10 +23,11 @@ import subprocess
 import time
 
 
-def start_server(build, ckpt, tokenizer, threads):
+def start_server(build, ckpt, tokenizer, threads, settings=()):
+    extra = [argument for setting in settings for argument in ("--set", setting)]
     server = subprocess.Popen(
         [f"{build}/gpt-server", "--port", "0", "--ckpt", ckpt, "--tokenizer", tokenizer,
-         "--set", f"threads={threads}", "--set", "max_num_tokens=100000"],
+         "--set", f"threads={threads}", "--set", "max_num_tokens=100000"] + extra,
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     line = server.stdout.readline()
     port = int(re.search(r"127\.0\.0\.1:(\d+)", line).group(1))
