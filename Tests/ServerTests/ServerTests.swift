@@ -73,10 +73,12 @@ import Testing
     }
 
     /// Several clients at once: every request advances while the others run,
-    /// and a seeded request gives the same tokens alone or among others.
+    /// and a seeded request gives the same tokens alone or among others (its
+    /// window holds the whole generation, so every step after the prompt is
+    /// batched with the others' decode steps).
     @Test func concurrentRequestsAdvanceTogetherAndStayReproducible() throws {
         let server = try ServerProcess(["max_active=4", "max_num_tokens=5000"])
-        let seeded = #"{"prompt": "Once more unto the breach", "num_tokens": 40, "seed": 5, "top_k": 0}"#
+        let seeded = #"{"prompt": "Once more unto the breach", "num_tokens": 40, "seed": 5, "top_k": 0, "max_seq_len": 200}"#
         let alone = try LineReader(server.generate(seeded, accept: "application/x-ndjson"))
         _ = try alone.client.readHead()
         let aloneIds = try alone.readAll().ids
@@ -86,7 +88,8 @@ import Testing
         _ = try long.client.readHead()
         _ = try long.next()
         let others = try (0..<2).map { i in
-            try LineReader(server.generate(#"{"prompt": "Friends, Romans", "num_tokens": 30, "seed": \#(i)}"#, accept: "application/x-ndjson"))
+            try LineReader(server.generate(#"{"prompt": "Friends, Romans", "num_tokens": 30, "seed": \#(i), "max_seq_len": 200}"#,
+                                           accept: "application/x-ndjson"))
         }
         let together = try LineReader(server.generate(seeded, accept: "application/x-ndjson"))
         _ = try together.client.readHead()
