@@ -77,12 +77,15 @@ final class Job: @unchecked Sendable {  // mutable state is guarded by `conditio
         return queued
     }
 
-    /// The next event, or nil if none came within `timeout` seconds.
-    func nextEvent(timeout: TimeInterval) -> JobEvent? {
+    /// Every event not yet taken, oldest first, waiting up to `timeout`
+    /// seconds for one; empty if none came. Taking them all at once lets a
+    /// reader that fell behind catch up with one write instead of one per token.
+    func nextEvents(timeout: TimeInterval) -> [JobEvent] {
         condition.lock()
         defer { condition.unlock() }
         if events.isEmpty { _ = condition.wait(until: Date(timeIntervalSinceNow: timeout)) }
-        return events.isEmpty ? nil : events.removeFirst()
+        defer { events = [] }
+        return events
     }
 
     /// Calls `handler` once with the summary, token ids and text when the job

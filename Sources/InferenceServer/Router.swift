@@ -166,7 +166,8 @@ public final class Router: Sendable {
         var lastSent = Date()
         var generated = 0
         while true {
-            guard let event = job.nextEvent(timeout: probeInterval) else {
+            let events = job.nextEvents(timeout: probeInterval)
+            if events.isEmpty {
                 if !writer.isClientConnected {
                     job.cancellation.cancel()
                     return generated
@@ -177,21 +178,30 @@ public final class Router: Sendable {
                 }
                 continue
             }
-            switch event {
-            case .started:
-                continue
-            case .token(let token):
-                generated += 1
-                let bytes = encoding.token(token)
-                if !bytes.isEmpty {
-                    guard writer.write(bytes) else {
-                        job.cancellation.cancel()
-                        return generated
-                    }
-                    lastSent = Date()
+            // Everything that came since the last write goes out in one piece.
+            var bytes: [UInt8] = []
+            var summary: JobSummary?
+            for event in events {
+                switch event {
+                case .started:
+                    continue
+                case .token(let token):
+                    generated += 1
+                    bytes += encoding.token(token)
+                case .finished(let final):
+                    bytes += encoding.final(final)
+                    summary = final
                 }
-            case .finished(let summary):
-                _ = writer.write(encoding.final(summary))
+            }
+            if !bytes.isEmpty {
+                if writer.write(bytes) {
+                    lastSent = Date()
+                } else if summary == nil {
+                    job.cancellation.cancel()
+                    return generated
+                }
+            }
+            if let summary {
                 writer.finish()
                 return summary.usage.generatedTokens
             }
