@@ -2,11 +2,12 @@
 ///
 /// One pass handles any number of new tokens: a whole prompt (prefill) or a
 /// single token (decode). Their keys and values are appended to the sequence's
-/// `RunState`, so later passes attend to them without recomputing.
+/// `RunState`, so later passes attend to them without recomputing. Decode
+/// steps of several sequences can share one pass (Model+Batch.swift).
 public final class Model: Sendable {
     public let config: GPTConfig
     public let weights: Weights
-    /// Runs the loops of a one-token pass.
+    /// Runs the loops of short passes: decode steps, batches of them, short prompts.
     let pool: WorkerPool
 
     public convenience init(weights: Weights) { self.init(weights: weights, pool: .shared) }
