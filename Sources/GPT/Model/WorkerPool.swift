@@ -1,7 +1,8 @@
 import Foundation
 import Synchronization
 
-/// Threads of our own for the loops of a one-token (decode) pass.
+/// Threads of our own for the loops of short passes: decode steps (alone or
+/// batched) and prompts of a few tokens.
 ///
 /// A decode pass is some thirty short loops (a few microseconds each on a
 /// small model); OpenBLAS's pool would wake and join its workers for every
@@ -44,9 +45,12 @@ package final class WorkerPool: @unchecked Sendable {
     package init(threads: Int) {
         self.threads = max(1, threads)
         for index in 1..<self.threads {
-            let thread = Thread { self.helperLoop() }  // pools live as long as the process
-            thread.name = "gpt-worker-\(index)"
-            thread.start()
+            // Pools live as long as the process. Named from inside: on Linux a
+            // name given before start() does not reach the OS thread.
+            Thread {
+                Thread.current.name = "gpt-worker-\(index)"
+                self.helperLoop()
+            }.start()
         }
     }
 
