@@ -20,6 +20,18 @@ extension HTTPServerTests {
             }
         }
 
+        /// The echo server's answer to an oversized body: its 413, given no body,
+        /// then the connection closed; the handler saw only the refusal.
+        private static func expectRefusal(on client: RawClient, calls: Box<Int>, refusals: Box<Int>) throws {
+            let head = try client.readHead(timeout: 3)
+            #expect(head.status == 413)
+            #expect(head.headers["connection"]?.lowercased() == "close")
+            let length = try #require(Int(head.headers["content-length"] ?? ""))
+            #expect(try client.read(count: length).text == "refused with 0 bytes")
+            #expect(client.waitForClose())
+            #expect(calls.value == 0 && refusals.value == 1)
+        }
+
         @Test func bodySentInSeveralPiecesIsAccumulated() throws {
             let server = try Self.echoServer(maxBody: 10_000)
             defer { server.stop() }
@@ -58,13 +70,7 @@ extension HTTPServerTests {
             let client = try RawClient(port: server.port)
             // Only the headers: the 413 must come without waiting for the body.
             try client.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5000000\r\n\r\n")
-            let head = try client.readHead(timeout: 3)
-            #expect(head.status == 413)
-            #expect(head.headers["connection"]?.lowercased() == "close")
-            let length = try #require(Int(head.headers["content-length"] ?? ""))
-            #expect(try client.read(count: length).text == "refused with 0 bytes")
-            #expect(client.waitForClose())
-            #expect(calls.value == 0 && refusals.value == 1)
+            try Self.expectRefusal(on: client, calls: calls, refusals: refusals)
         }
 
         @Test func theConnectionClosesAfterAnOversizedBodyWhateverTheHandlerAnswers() throws {
@@ -98,13 +104,7 @@ extension HTTPServerTests {
                 usleep(20_000)
             }
             try client.send("0\r\n\r\n")
-            let head = try client.readHead(timeout: 3)
-            #expect(head.status == 413)
-            #expect(head.headers["connection"]?.lowercased() == "close")
-            let length = try #require(Int(head.headers["content-length"] ?? ""))
-            #expect(try client.read(count: length).text == "refused with 0 bytes")
-            #expect(client.waitForClose())
-            #expect(calls.value == 0 && refusals.value == 1)
+            try Self.expectRefusal(on: client, calls: calls, refusals: refusals)
         }
 
         @Test func endlessUndeclaredBodyIsCutOff() throws {
