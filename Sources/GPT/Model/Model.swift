@@ -30,55 +30,69 @@ public final class Model: Sendable {
     /// Returns the logits (V) of the last token, or of every token (T, V) when
     /// `allPositions` is set. Token ids must be below V and the cache must have room.
     public func forward(_ tokens: [Int], state: RunState, allPositions: Bool = false) -> [Float] {
-        let (T, C, V, NH) = (tokens.count, config.channels, config.vocabularySize, config.heads)
+        let (T, V) = (tokens.count, config.vocabularySize)
         let start = state.length
         precondition(T >= 1, "forward needs at least one token")
         precondition(start + T <= state.capacity, "the sequence does not fit the cache (\(start + T) > \(state.capacity))")
         precondition(tokens.allSatisfy { $0 >= 0 && $0 < V }, "token ids must be in 0..<\(V)")
-        let s = state.scratch(tokens: T)
+        let logits = pass(tokens, states: Array(repeating: state, count: T), positions: Array(start..<start + T),
+                          scratch: state.scratch(tokens: T), logitsFrom: allPositions ? 0 : T - 1)
+        state.length = start + T
+        return logits
+    }
+
+    /// The forward pass over rows that each put `tokens[r]` at `positions[r]`
+    /// of `states[r]`: the tokens of one sequence (a prompt), or one token
+    /// each of several sequences (a batch, Model+Batch.swift). Writes every
+    /// row's keys and values into its cache (lengths are the caller's to
+    /// advance) and returns the logits of rows `first...` ((T - first), V).
+    func pass(_ tokens: [Int], states: [RunState], positions: [Int], scratch s: RunState.Scratch,
+              logitsFrom first: Int) -> [Float] {
+        let (T, C, V, NH) = (tokens.count, config.channels, config.vocabularySize, config.heads)
+        let visible = positions.max()! + 1  // keys the furthest row attends to: each row's scores get this much room
         let w = weights
 
         // x = wte[token] + wpe[position]
         for (t, token) in tokens.enumerated() {
             let row = s.x + t * C
             row.update(from: w[.wte] + token * C, count: C)
-            Kernels.add(row, w[.wpe] + (start + t) * C, count: C)
+            Kernels.add(row, w[.wpe] + positions[t] * C, count: C)
         }
 
         for l in 0..<config.layers {
-            let keys = state.keys(layer: l)
-            let values = state.values(layer: l)
             // x += attproj(attention(LN1(x)))
             Kernels.layerNorm(s.normed, s.x, w.layer(l, .ln1w), w.layer(l, .ln1b), T: T, C: C)
             linear(s.qkv, s.normed, w.layer(l, .qkvw), w.layer(l, .qkvb), T: T, IC: C, OC: 3 * C)
             for t in 0..<T {
-                (keys + (start + t) * C).update(from: s.qkv + t * 3 * C + C, count: C)
-                (values + (start + t) * C).update(from: s.qkv + t * 3 * C + 2 * C, count: C)
+                (states[t].keys(layer: l) + positions[t] * C).update(from: s.qkv + t * 3 * C + C, count: C)
+                (states[t].values(layer: l) + positions[t] * C).update(from: s.qkv + t * 3 * C + 2 * C, count: C)
             }
             if T <= Self.fewTokens {
-                // One chunk per (token, head), each with scores of its own.
+                // One chunk per (row, head), each with scores of its own.
                 pool.forEachChunk(T * NH) { k in
                     let (t, h) = k.quotientAndRemainder(dividingBy: NH)
-                    Kernels.attendOneToken(s.attended + t * C, query: s.qkv + t * 3 * C, keys: keys, values: values,
-                                           scores: s.scores + k * (start + T), N: start + t + 1, C: C, NH: NH, head: h)
+                    Kernels.attendOneToken(s.attended + t * C, query: s.qkv + t * 3 * C,
+                                           keys: states[t].keys(layer: l), values: states[t].values(layer: l),
+                                           scores: s.scores + k * visible, N: positions[t] + 1, C: C, NH: NH, head: h)
                 }
             } else {
-                Kernels.attention(s.attended, s.qkv, keys: keys, values: values, scores: s.scores,
-                                  start: start, T: T, C: C, NH: NH)
+                // Only a prompt is this long: one sequence, consecutive positions.
+                Kernels.attention(s.attended, s.qkv, keys: states[0].keys(layer: l), values: states[0].values(layer: l),
+                                  scores: s.scores, start: positions[0], T: T, C: C, NH: NH)
             }
             linear(s.projected, s.attended, w.layer(l, .attprojw), w.layer(l, .attprojb), T: T, IC: C, OC: C)
             Kernels.add(s.x, s.projected, count: T * C)
             // x += fcproj(gelu(fc(LN2(x))))
             Kernels.layerNorm(s.normed, s.x, w.layer(l, .ln2w), w.layer(l, .ln2b), T: T, C: C)
             linear(s.hidden, s.normed, w.layer(l, .fcw), w.layer(l, .fcb), T: T, IC: C, OC: 4 * C)
-            Kernels.gelu(s.hidden, count: T * 4 * C)
+            // Row by row, so that a row's vector lanes and scalar tail fall alike
+            // whether it runs alone or among others.
+            for t in 0..<T { Kernels.gelu(s.hidden + t * 4 * C, count: 4 * C) }
             linear(s.projected, s.hidden, w.layer(l, .fcprojw), w.layer(l, .fcprojb), T: T, IC: 4 * C, OC: C)
             Kernels.add(s.x, s.projected, count: T * C)
         }
-        state.length = start + T
 
         // Only the rows whose logits are wanted go through LN_f and the (V, C) product.
-        let first = allPositions ? 0 : T - 1
         let rows = T - first
         Kernels.layerNorm(s.normed, s.x + first * C, w[.lnfw], w[.lnfb], T: rows, C: C)
         return [Float](unsafeUninitializedCapacity: rows * V) { logits, count in
@@ -96,7 +110,7 @@ public final class Model: Sendable {
     /// out (T, OC) = inp (T, IC) · weight (OC, IC)ᵀ + bias: OpenBLAS's sgemm
     /// for many tokens (compute-bound), our kernel on the worker pool for a
     /// few (bound by reading the weights; see `WorkerPool` for why not OpenBLAS).
-    func linear(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
+    private func linear(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
                         _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?, T: Int, IC: Int, OC: Int) {
         guard T <= Self.fewTokens else {
             Kernels.matmul(out, inp, weight, bias, T: T, IC: IC, OC: OC)
