@@ -48,7 +48,7 @@ final class BlockingHandlerCall: @unchecked Sendable {
     /// Keeps the promise that a stream's producer always runs once: a
     /// response nobody will send still runs its producer, whose writes fail.
     static func dispose(_ response: HTTPResponse, client: ClientConnection) {
-        if case .stream(_, _, let producer) = response {
+        if case .stream(let producer) = response.body {
             let writer = ResponseBodyWriter(client: client, bufferLimit: 1)
             writer.finish()
             writer.start(producer)

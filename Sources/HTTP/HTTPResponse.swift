@@ -1,42 +1,74 @@
 import JSON
 
-/// What a handler answers: a complete body, or a body streamed with chunked
-/// transfer encoding.
+/// What a handler answers, as a value: a status, headers and a body that is
+/// either complete or streamed with chunked transfer encoding.
+///
+/// Being a plain value, a response can be built by a route and then amended
+/// in one place (extra headers, a hook when its body ends) before it is sent.
 ///
 /// `Content-Length` and `Transfer-Encoding` are managed by the server; such
 /// headers given here are ignored, as are headers libmicrohttpd rejects (e.g.
 /// values containing line breaks). A status outside 100...999 is sent as 500.
-public enum HTTPResponse: Sendable {
-    /// A response whose body is known; sent with `Content-Length`.
-    case full(status: Int, headers: [(String, String)], body: [UInt8])
-    /// A response whose body is produced while it is being sent. The status
-    /// line and headers go out at once; `producer` then runs exactly once, on
-    /// a thread of its own (so it may block), and writes the body through the
-    /// ``ResponseBodyWriter``. The body ends when the producer calls
-    /// ``ResponseBodyWriter/finish()`` or returns.
-    case stream(
+public struct HTTPResponse: Sendable {
+    /// The body of a response.
+    public enum Body: Sendable {
+        /// A body known in full; sent with `Content-Length`.
+        case bytes([UInt8])
+        /// A body produced while it is being sent. The status line and headers
+        /// go out at once; the producer then runs exactly once, on a thread of
+        /// its own (so it may block), and writes the body through the
+        /// ``ResponseBodyWriter``. The body ends when the producer calls
+        /// ``ResponseBodyWriter/finish()`` or returns.
+        case stream(@Sendable (ResponseBodyWriter) -> Void)
+    }
+
+    public var status: Int
+    public var headers: [(String, String)]
+    public var body: Body
+
+    public init(status: Int, headers: [(String, String)] = [], body: Body) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    /// A response whose body is known.
+    public static func full(status: Int, headers: [(String, String)], body: [UInt8]) -> HTTPResponse {
+        HTTPResponse(status: status, headers: headers, body: .bytes(body))
+    }
+
+    /// A response whose body `producer` writes while it is being sent.
+    public static func stream(
         status: Int,
         headers: [(String, String)],
-        producer: @Sendable (ResponseBodyWriter) -> Void
-    )
-
-    /// The status code of either case.
-    public var status: Int {
-        switch self {
-        case .full(let status, _, _), .stream(let status, _, _):
-            return status
-        }
+        producer: @escaping @Sendable (ResponseBodyWriter) -> Void
+    ) -> HTTPResponse {
+        HTTPResponse(status: status, headers: headers, body: .stream(producer))
     }
 
     /// The same response with `extra` headers after its own.
     public func addingHeaders(_ extra: [(String, String)]) -> HTTPResponse {
-        guard !extra.isEmpty else { return self }
-        switch self {
-        case .full(let status, let headers, let body):
-            return .full(status: status, headers: headers + extra, body: body)
-        case .stream(let status, let headers, let producer):
-            return .stream(status: status, headers: headers + extra, producer: producer)
+        var response = self
+        response.headers += extra
+        return response
+    }
+
+    /// The same response, calling `action` once its body has been produced:
+    /// at once for a complete body, after the producer returns for a stream.
+    /// Lets one place log and count every response, streams included.
+    public func whenBodyProduced(_ action: @escaping @Sendable () -> Void) -> HTTPResponse {
+        var response = self
+        switch body {
+        case .bytes:
+            action()
+        case .stream(let producer):
+            response.body = .stream { writer in
+                producer(writer)
+                writer.finish()
+                action()
+            }
         }
+        return response
     }
 
     /// A full response with a UTF-8 text body and the given content type.

@@ -323,16 +323,16 @@ private func queue(
     state: RequestState,
     limits: ServerLimits
 ) -> MHD_Result {
-    switch response {
-    case .full(let status, let headers, let body):
+    switch response.body {
+    case .bytes(let body):
         let created = body.withUnsafeBytes { bytes in
             MHD_create_response_from_buffer(
                 bytes.count, UnsafeMutableRawPointer(mutating: bytes.baseAddress), .RESPMEM_MUST_COPY)
         }
         guard let mhdResponse = created else { return .NO }
-        return queue(mhdResponse, status: status, headers: headers, on: connection)
+        return queue(mhdResponse, status: response.status, headers: response.headers, on: connection)
 
-    case .stream(let status, let headers, let producer):
+    case .stream(let producer):
         let writer = ResponseBodyWriter(client: state.client, bufferLimit: limits.maxBufferedStreamBytes)
         // The producer runs exactly once whatever happens below; if the
         // response never goes out, its writes just return false.
@@ -350,7 +350,7 @@ private func queue(
             state.client.requestEnded(clientGone: true)
             return .NO
         }
-        return queue(mhdResponse, status: status, headers: headers, on: connection)
+        return queue(mhdResponse, status: response.status, headers: response.headers, on: connection)
     }
 }
 

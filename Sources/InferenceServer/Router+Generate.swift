@@ -3,8 +3,7 @@ import HTTP
 
 extension Router {
     /// `POST /generate`: the documented flags as JSON; streams in the format `Accept` asks for.
-    func generate(_ request: HTTPRequest, model: ModelActor, started: ContinuousClock.Instant,
-                  cors: [(String, String)]) async throws(APIError) -> (HTTPResponse, Int?) {
+    func generate(_ request: HTTPRequest, model: GenerationScheduler) async throws(APIError) -> (HTTPResponse, Job) {
         try requireJSON(request)
         let parsed = try GenerateRequest(body: request.body, defaults: config.defaults,
                                          maxNumTokens: config.maxNumTokens, config: model.config)
@@ -13,10 +12,10 @@ extension Router {
             let (summary, ids, text) = await job.result()
             let body = CompletionMessage(text: text, token_ids: ids, finish_reason: summary.finishReason.rawValue,
                                          usage: Usage(summary.usage), timings: Timings(summary), seed: summary.seed)
-            return (json(200, body), summary.usage.generatedTokens)
+            return (json(200, body), job)
         }
         let format = StreamFormat.negotiate(accept: request.header("accept"))
-        return (streamResponse(job, encoding: format, request: request, started: started, cors: cors), nil)
+        return (streamResponse(job, encoding: format), job)
     }
 
     func requireJSON(_ request: HTTPRequest) throws(APIError) {

@@ -4,8 +4,7 @@ import HTTP
 
 extension Router {
     /// `POST /v1/completions`, as OpenAI's API answers it.
-    func completions(_ request: HTTPRequest, model: ModelActor, started: ContinuousClock.Instant,
-                     cors: [(String, String)]) async throws(APIError) -> (HTTPResponse, Int?) {
+    func completions(_ request: HTTPRequest, model: GenerationScheduler) async throws(APIError) -> (HTTPResponse, Job) {
         try requireJSON(request)
         let modelID = Self.modelID(checkpointPath: model.textModel.checkpointPath)
         let parsed = try OpenAICompletionRequest(body: request.body, modelID: modelID, maxNumTokens: config.maxNumTokens,
@@ -19,9 +18,9 @@ extension Router {
             let body = OpenAICompletion(id: id, created: created, model: modelID,
                                         choices: [.init(text: text, finish_reason: summary.finishReason.openAI)],
                                         usage: Usage(summary.usage))
-            return (json(200, body), summary.usage.generatedTokens)
+            return (json(200, body), job)
         }
         let encoding = OpenAIStream(id: id, created: created, model: modelID, includeUsage: parsed.includeUsage)
-        return (streamResponse(job, encoding: encoding, request: request, started: started, cors: cors), nil)
+        return (streamResponse(job, encoding: encoding), job)
     }
 }

@@ -6,7 +6,7 @@ import Synchronization
 
 /// Maps requests to the model: the `/generate` API, the OpenAI-compatible
 /// `/v1` API, the web page, health, model info and metrics. Knows HTTP and the
-/// model actor; the engine below knows neither.
+/// generation scheduler; the engine below knows neither.
 ///
 /// The router exists before the model is loaded, so `/health` can answer 503
 /// while loading; `modelLoaded` switches it on.
@@ -17,7 +17,7 @@ public final class Router: Sendable {
     let access: Access
     /// Unix time the server started: the `created` of its model in `/v1/models`.
     let startTime = Int(Date().timeIntervalSince1970)
-    private let loaded = Mutex<ModelActor?>(nil)
+    private let loaded = Mutex<GenerationScheduler?>(nil)
 
     public init(config: ServerConfig, logger: Logger) {
         self.config = config
@@ -27,8 +27,8 @@ public final class Router: Sendable {
 
     /// Starts serving `textModel`.
     public func modelLoaded(_ textModel: TextModel) {
-        let actor = ModelActor(textModel: textModel, maxActive: config.maxActive, maxQueued: config.maxQueued)
-        loaded.withLock { $0 = actor }
+        let scheduler = GenerationScheduler(textModel: textModel, maxActive: config.maxActive, maxQueued: config.maxQueued)
+        loaded.withLock { $0 = scheduler }
     }
 
     /// Refuses new generations and waits (up to `timeout` seconds) for the running ones.
@@ -49,35 +49,40 @@ public final class Router: Sendable {
 
     // MARK: dispatch
 
-    /// Answers one request: CORS, the API key, then the route; logs and counts it
-    /// (a stream when it ends).
+    /// Answers one request: the API key, then the route. Every answer, errors
+    /// and streams included, then gets its CORS headers, one log line and one
+    /// count here (a stream's when its body ends), so routes never see them.
     public func handle(_ request: HTTPRequest) async -> HTTPResponse {
         let started = ContinuousClock.now
-        var cors = access.corsHeaders(origin: request.header("origin")) ?? []
+        let isPreflight = request.method == "OPTIONS" && request.header("access-control-request-method") != nil
         var response: HTTPResponse
-        var tokens: Int?
-        if request.method == "OPTIONS" && request.header("access-control-request-method") != nil {
+        var job: Job?
+        if isPreflight {
             switch access.preflight(request) {
             case .success(let answer): response = answer
             case .failure(let error): response = render(error, for: request)
             }
-            cors = []  // the preflight answer carries its own
         } else if let denied = access.authorize(request) {
             response = render(denied, for: request)
         } else if request.bodyLimitExceeded {
             response = render(.payloadTooLarge(limit: config.maxBodyBytes), for: request)
         } else {
             do {
-                (response, tokens) = try await route(request, started: started, cors: cors)
+                (response, job) = try await route(request)
             } catch {
                 response = render(error, for: request)
             }
         }
-        if case .full(let status, let headers, let body) = response {
-            response = .full(status: status, headers: headers + cors, body: body)
-            finished(request, status: status, tokens: tokens, started: started)
+        // A preflight's answer carries its own CORS headers.
+        let cors = isPreflight ? [] : access.corsHeaders(origin: request.header("origin")) ?? []
+        let status = response.status
+        return response.addingHeaders(cors).whenBodyProduced { [self, job] in
+            guard let job else { return finished(request, status: status, tokens: nil, started: started) }
+            // A stream whose client left ends before its job does: the count waits for the job.
+            job.onFinish { summary, _, _ in
+                self.finished(request, status: status, tokens: summary.usage.generatedTokens, started: started)
+            }
         }
-        return response
     }
 
     /// Errors on `/v1` routes take OpenAI's shape, elsewhere this API's.
@@ -85,9 +90,8 @@ public final class Router: Sendable {
         request.path.hasPrefix("/v1/") ? error.openAIResponse : error.response
     }
 
-    /// The response, and the tokens generated for the log line (nil when none were asked for).
-    private func route(_ request: HTTPRequest, started: ContinuousClock.Instant,
-                       cors: [(String, String)]) async throws(APIError) -> (HTTPResponse, Int?) {
+    /// The response, and the generation behind it, if any (for the log line).
+    private func route(_ request: HTTPRequest) async throws(APIError) -> (HTTPResponse, Job?) {
         let model = loaded.withLock { $0 }
         func allow(_ methods: String...) throws(APIError) {
             let accepted = methods.contains("GET") ? methods + ["HEAD"] : methods
@@ -95,7 +99,7 @@ public final class Router: Sendable {
                 throw .methodNotAllowed(request.method, path: request.path, allowed: accepted)
             }
         }
-        func ready() throws(APIError) -> ModelActor {
+        func ready() throws(APIError) -> GenerationScheduler {
             guard let model else { throw .loading }
             return model
         }
@@ -119,10 +123,10 @@ public final class Router: Sendable {
                           body: metrics.exposition(active: load.active, queued: load.queued)), nil)
         case "/generate":
             try allow("POST")
-            return try await generate(request, model: try ready(), started: started, cors: cors)
+            return try await generate(request, model: try ready())
         case "/v1/completions":
             try allow("POST")
-            return try await completions(request, model: try ready(), started: started, cors: cors)
+            return try await completions(request, model: try ready())
         case "/v1/models":
             try allow("GET")
             let model = try ready()
@@ -136,7 +140,7 @@ public final class Router: Sendable {
     // MARK: shared by the generation routes
 
     /// Tokenizes and queues a validated request; the job reports its numbers to the metrics when it ends.
-    func submit(_ request: GenerateRequest, to model: ModelActor) throws(APIError) -> Job {
+    func submit(_ request: GenerateRequest, to model: GenerationScheduler) throws(APIError) -> Job {
         var request = request
         // Drawn here, not in the engine, so even a request dropped from the queue reports it.
         request.settings.seed = request.settings.seed ?? GenerationSettings.freshSeed()
@@ -149,28 +153,25 @@ public final class Router: Sendable {
     }
 
     /// A streamed response that sends `job`'s events in `encoding` as they come.
-    func streamResponse(_ job: Job, encoding: some StreamEncoding, request: HTTPRequest,
-                        started: ContinuousClock.Instant, cors: [(String, String)]) -> HTTPResponse {
+    func streamResponse(_ job: Job, encoding: some StreamEncoding) -> HTTPResponse {
         let keepAlive = TimeInterval(config.keepAliveMilliseconds) / 1000
         let headers = [("Content-Type", encoding.contentType), ("Cache-Control", "no-cache"), ("X-Accel-Buffering", "no")]
-        return .stream(status: 200, headers: headers + cors) { [self] writer in
-            let generated = stream(job, encoding: encoding, to: writer, keepAlive: keepAlive)
-            finished(request, status: 200, tokens: generated, started: started)
+        return .stream(status: 200, headers: headers) { writer in
+            Self.stream(job, encoding: encoding, to: writer, keepAlive: keepAlive)
         }
     }
 
-    /// Sends `job`'s events as they come; returns the tokens generated.
-    /// A client that leaves (a failed write, or a probe while nothing is sent) cancels the job.
-    private func stream(_ job: Job, encoding: some StreamEncoding, to writer: ResponseBodyWriter, keepAlive: TimeInterval) -> Int {
+    /// Sends `job`'s events as they come. A client that leaves (a failed
+    /// write, or a probe while nothing is sent) cancels the job.
+    private static func stream(_ job: Job, encoding: some StreamEncoding, to writer: ResponseBodyWriter, keepAlive: TimeInterval) {
         let probeInterval = min(0.1, keepAlive)
         var lastSent = Date()
-        var generated = 0
         while true {
             let events = job.nextEvents(timeout: probeInterval)
             if events.isEmpty {
                 if !writer.isClientConnected {
                     job.cancellation.cancel()
-                    return generated
+                    return
                 }
                 if let line = encoding.keepAlive, job.isQueued, Date().timeIntervalSince(lastSent) >= keepAlive {
                     _ = writer.write(line)
@@ -186,7 +187,6 @@ public final class Router: Sendable {
                 case .started:
                     continue
                 case .token(let token):
-                    generated += 1
                     bytes += encoding.token(token)
                 case .finished(let final):
                     bytes += encoding.final(final)
@@ -198,12 +198,12 @@ public final class Router: Sendable {
                     lastSent = Date()
                 } else if summary == nil {
                     job.cancellation.cancel()
-                    return generated
+                    return
                 }
             }
-            if let summary {
+            if summary != nil {
                 writer.finish()
-                return summary.usage.generatedTokens
+                return
             }
         }
     }

@@ -60,13 +60,13 @@ extension HTTPServerTests {
         }
 
         @Test func jsonErrorEscapesItsText() {
-            guard case .full(let status, let headers, let body) = HTTPResponse.jsonError(
-                status: 400, code: "bad", message: "say \"hi\"\n") else {
+            let response = HTTPResponse.jsonError(status: 400, code: "bad", message: "say \"hi\"\n")
+            guard case .bytes(let body) = response.body else {
                 Issue.record("expected a full response")
                 return
             }
-            #expect(status == 400)
-            #expect(headers.contains { $0 == ("Content-Type", "application/json") })
+            #expect(response.status == 400)
+            #expect(response.headers.contains { $0 == ("Content-Type", "application/json") })
             #expect(body.text == #"{"error":{"code":"bad","message":"say \"hi\"\n"}}"#)
         }
     }

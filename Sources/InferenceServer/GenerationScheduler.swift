@@ -1,8 +1,10 @@
 import Foundation
 import GPT
 
-/// Owns the model, loaded once at startup, and runs every generation on one
-/// serial Dispatch queue: the only place model code runs.
+/// Owns the model, loaded once at startup, and schedules every generation on
+/// one serial Dispatch queue: the only place model code runs. A plain class
+/// whose shared state sits behind one lock (`condition`), not a Swift actor:
+/// the model loop blocks, which an actor's executor must never do.
 ///
 /// Requests wait in a bounded queue for one of `maxActive` slots. Active
 /// generations advance together, one token each per turn, so nobody waits for
@@ -12,7 +14,7 @@ import GPT
 /// `delay_ms` sits out until its next token is due, so the pause never holds
 /// the model back. Cancelled jobs (their client left) are dropped before
 /// their next token.
-final class ModelActor: @unchecked Sendable {  // mutable state is guarded by `condition`
+final class GenerationScheduler: @unchecked Sendable {  // mutable state is guarded by `condition`
     let textModel: TextModel
     let maxActive: Int
     let maxQueued: Int
