@@ -18,6 +18,7 @@ struct MHD_Daemon *cmhd_start_daemon(const struct CMHDDaemonConfig *c) {
         c->access_handler, c->access_handler_cls,
         MHD_OPTION_LISTEN_SOCKET, (MHD_socket)c->listen_fd,
         MHD_OPTION_NOTIFY_COMPLETED, c->completed_handler, c->completed_handler_cls,
+        MHD_OPTION_NOTIFY_CONNECTION, c->connection_handler, c->connection_handler_cls,
         MHD_OPTION_CONNECTION_LIMIT, c->connection_limit,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, c->per_ip_connection_limit,
         MHD_OPTION_CONNECTION_TIMEOUT, c->connection_timeout,
@@ -57,4 +58,8 @@ void cmhd_restart_idle_timer(struct MHD_Connection *connection, unsigned int tim
      * had none, hence the detour through 0. */
     MHD_set_connection_option(connection, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
     MHD_set_connection_option(connection, MHD_CONNECTION_OPTION_TIMEOUT, timeout_s);
+}
+
+int cmhd_visit_headers(struct MHD_Connection *connection, MHD_KeyValueIteratorN visit, void *cls) {
+    return MHD_get_connection_values_n(connection, MHD_HEADER_KIND, visit, cls);
 }

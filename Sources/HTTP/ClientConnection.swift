@@ -1,3 +1,4 @@
+import CMicroHTTPD
 import Glibc
 import Synchronization
 
@@ -23,6 +24,7 @@ public final class ClientConnection: Sendable {
 
     private struct State {
         var phase = Phase.open
+        var aborted = false
         var goneHandlers: [@Sendable () -> Void] = []
     }
 
@@ -38,9 +40,10 @@ public final class ClientConnection: Sendable {
 
     /// Whether the client is still connected and its request not yet over.
     ///
-    /// Each call probes the socket (a non-blocking `poll`, plus a `MSG_PEEK`
-    /// when data is pending), so it detects a client that closed its end
-    /// even when nothing is being sent. Once false, it stays false.
+    /// Each call probes the socket (a non-blocking `poll`), so it detects a
+    /// reset connection even when nothing is being sent; a client that only
+    /// shut down its sending side still counts as connected (see
+    /// `peerHasClosed`). Once false, it stays false.
     public var isConnected: Bool {
         let (connected, handlers) = state.withLock { state -> (Bool, [@Sendable () -> Void]) in
             guard state.phase == .open else { return (false, []) }
@@ -51,6 +54,22 @@ public final class ClientConnection: Sendable {
         }
         handlers.forEach { $0() }
         return connected
+    }
+
+    /// Shuts the socket down, so that the connection's thread, wherever it
+    /// waits on it, fails and closes the connection. For a client that stopped
+    /// taking its response; a no-op once the request has ended.
+    func abort() {
+        state.withLock { state in
+            guard state.phase == .open, !state.aborted, socket >= 0 else { return }
+            state.aborted = true
+            shutdown(socket, Int32(SHUT_RDWR))
+        }
+    }
+
+    /// True once ``abort()`` shut the socket down.
+    var isAborted: Bool {
+        state.withLock { $0.aborted }
     }
 
     /// Registers `handler` to run once when the client is found gone before
@@ -85,23 +104,18 @@ public final class ClientConnection: Sendable {
         handlers.forEach { $0() }
     }
 
-    /// True if the peer closed or reset the connection. `POLLRDHUP` reports
-    /// a received FIN even when unread request bytes are still queued.
+    /// True if the connection failed: reset by the peer, or refused a send.
+    ///
+    /// A FIN alone is not a hang-up: HTTP lets a client shut down its sending
+    /// side once its request is out and still read the answer (some clients
+    /// and proxies do). A client that really closed its socket answers the
+    /// next bytes sent to it with a reset, which shows here as POLLHUP or
+    /// POLLERR; so a streamed response, which sends its headers at once and
+    /// then tokens or keep-alive lines, notices within a send. A request whose
+    /// answer is not started yet cannot tell the two apart, and goes on.
     private static func peerHasClosed(_ socket: Int32) -> Bool {
-        let hangUp = Int16(POLLHUP | POLLERR | POLLNVAL | pollRDHUP)
-        var entry = pollfd(fd: socket, events: Int16(POLLIN | pollRDHUP), revents: 0)
-        let ready = poll(&entry, 1, 0)
-        if ready <= 0 { return false }  // nothing to report, or EINTR: assume still there
-        if entry.revents & hangUp != 0 { return true }
-        // Readable: either a pipelined request or end-of-file; peek to tell which.
-        var byte: UInt8 = 0
-        let received = recv(socket, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
-        if received == 0 { return true }
-        if received < 0 { return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR }
-        return false
+        var entry = pollfd(fd: socket, events: 0, revents: 0)  // POLLHUP and POLLERR are always reported
+        guard poll(&entry, 1, 0) > 0 else { return false }  // nothing to report, or EINTR: assume still there
+        return entry.revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0
     }
 }
-
-/// Linux's POLLRDHUP (peer shut down its writing half); Glibc's Swift
-/// overlay does not export it because it is guarded by _GNU_SOURCE.
-private let pollRDHUP: Int32 = 0x2000

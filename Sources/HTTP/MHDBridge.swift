@@ -30,12 +30,15 @@ final class ServerContext: Sendable {
     let limits: ServerLimits
     /// Runs handlers on threads of their own, away from the shared pool.
     let executor = HandlerExecutor()
+    /// Nil when requests may take any time to arrive.
+    let deadlines: ReceiveDeadlines?
     private let stopping = Atomic<Bool>(false)
     private let requestsInFlight = Atomic<Int>(0)
 
     init(limits: ServerLimits, handler: @escaping @Sendable (HTTPRequest) async -> HTTPResponse) {
         self.limits = limits
         self.handler = handler
+        deadlines = ReceiveDeadlines(seconds: limits.requestReceiveTimeoutSeconds)
     }
 
     /// Requests received and not yet completed (their responses still being sent).
@@ -97,12 +100,17 @@ final class MHDDaemon: Sendable {
                 accessHandler(cls, connection, url, method, uploadData, uploadSize, requestSlot)
             },
             access_handler_cls: Unmanaged.passUnretained(context).toOpaque(),
-            completed_handler: { _, _, requestSlot, termination in
-                requestCompleted(requestSlot, termination)
+            completed_handler: { cls, connection, requestSlot, termination in
+                requestCompleted(cls, connection, requestSlot, termination)
             },
-            completed_handler_cls: nil
+            completed_handler_cls: Unmanaged.passUnretained(context).toOpaque(),
+            connection_handler: { cls, connection, _, event in
+                connectionNotified(cls, connection, event)
+            },
+            connection_handler_cls: Unmanaged.passUnretained(context).toOpaque()
         )
         guard let daemon = cmhd_start_daemon(&config) else {
+            context.deadlines?.stop()
             throw .daemonStartFailed
         }
         state = Mutex(State(daemon: daemon))
@@ -144,6 +152,7 @@ final class MHDDaemon: Sendable {
             guard let daemon = state.daemon else { return }
             context.isStopping = true
             MHD_stop_daemon(daemon)
+            context.deadlines?.stop()
             state.daemon = nil
             if state.quiescedSocket >= 0 {
                 close(state.quiescedSocket)
@@ -175,6 +184,14 @@ private func accessHandler(
         Thread.current.name = ThreadNames.connection
         let state = RequestState(client: ClientConnection(socket: cmhd_connection_fd(connection)), context: server)
         requestSlot.pointee = Unmanaged.passRetained(state).toOpaque()
+        if let problem = framingProblem(connection) {
+            // The body cannot be told from the next request: answer and close.
+            state.responded = true
+            server.deadlines?.requestReceived(key(connection))
+            let response = HTTPResponse.jsonError(status: problem.status, code: problem.code, message: problem.message,
+                                                  headers: [("Connection", "close")])
+            return queue(response, on: connection, state: state, limits: server.limits)
+        }
         // Refuse an announced oversized body before reading any of it (no
         // 100 Continue is sent either, since a response is already queued).
         if let length = declaredContentLength(connection), length > server.limits.maxBodyBytes {
@@ -221,6 +238,7 @@ private func respond(
     server: ServerContext
 ) -> MHD_Result {
     state.responded = true
+    server.deadlines?.requestReceived(key(connection))
     let request = HTTPRequest(
         method: method.map { String(cString: $0) } ?? "GET",
         path: url.map { String(cString: $0) } ?? "/",
@@ -247,9 +265,14 @@ private func respond(
 
 /// The request-completed callback: the one place a RequestState is released.
 private func requestCompleted(
+    _ cls: UnsafeMutableRawPointer?,
+    _ connection: OpaquePointer?,
     _ requestSlot: UnsafeMutablePointer<UnsafeMutableRawPointer?>?,
     _ termination: MHD_RequestTerminationCode
 ) {
+    if let cls, let connection {
+        Unmanaged<ServerContext>.fromOpaque(cls).takeUnretainedValue().deadlines?.responseSent(key(connection))
+    }
     guard let requestSlot, let raw = requestSlot.pointee else { return }
     requestSlot.pointee = nil
     let state = Unmanaged<RequestState>.fromOpaque(raw).takeRetainedValue()
@@ -259,12 +282,86 @@ private func requestCompleted(
     state.client.requestEnded(clientGone: termination != .REQUEST_TERMINATED_COMPLETED_OK)
 }
 
+/// The connection-notification callback: starts and ends a connection's receive deadline.
+private func connectionNotified(
+    _ cls: UnsafeMutableRawPointer?,
+    _ connection: OpaquePointer?,
+    _ event: MHD_ConnectionNotificationCode
+) {
+    guard let cls, let connection,
+          let deadlines = Unmanaged<ServerContext>.fromOpaque(cls).takeUnretainedValue().deadlines else { return }
+    switch event {
+    case .CONNECTION_NOTIFY_STARTED: deadlines.connectionStarted(key(connection), socket: cmhd_connection_fd(connection))
+    case .CONNECTION_NOTIFY_CLOSED: deadlines.connectionClosed(key(connection))
+    default: break
+    }
+}
+
+/// A connection's identity while it is open.
+private func key(_ connection: OpaquePointer) -> UInt {
+    UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(connection)))
+}
+
 /// Bytes of an oversized body of unknown length that are read and thrown
 /// away (or maxBodyBytes, if larger) before the connection is cut off
 /// without an answer.
 private let discardAllowance = 1 << 20
 
 // MARK: - Reading the request
+
+/// What a request's headers say about where its body ends, checked strictly:
+/// where two parts of a chain (a proxy and this server) could read the
+/// framing differently, a request could be smuggled inside another's body.
+private struct FramingCheck {
+    var contentLengths = 0
+    var transferCodings: [String] = []
+    /// The first header whose value holds a control character. (A NUL byte
+    /// never shows here: libmicrohttpd 0.9.75 cuts the value short at it.)
+    var controlCharacterIn: String?
+
+    mutating func add(name: String, value: [UInt8]) {
+        if name == "content-length" { contentLengths += 1 }
+        if name == "transfer-encoding" {
+            transferCodings += String(decoding: value, as: UTF8.self).split(separator: ",")
+                .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        }
+        if controlCharacterIn == nil, value.contains(where: { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F }) {
+            controlCharacterIn = name
+        }
+    }
+
+    /// The status, error code and message for an unsound request; nil if sound.
+    var problem: (status: Int, code: String, message: String)? {
+        if let name = controlCharacterIn {
+            return (400, "bad_header", "the value of header \(name) holds a control character; header values may hold visible characters, spaces and tabs only")
+        }
+        if contentLengths > 1 {
+            return (400, "bad_framing", "Content-Length appears \(contentLengths) times; send it once")
+        }
+        if contentLengths > 0 && !transferCodings.isEmpty {
+            return (400, "bad_framing", "Content-Length and Transfer-Encoding together are ambiguous; send one of them")
+        }
+        if !transferCodings.isEmpty && transferCodings != ["chunked"] {
+            return (501, "unsupported_transfer_encoding", "Transfer-Encoding \(transferCodings.joined(separator: ", ")) is not supported; the only transfer coding accepted is chunked")
+        }
+        return nil
+    }
+}
+
+private func framingProblem(_ connection: OpaquePointer) -> (status: Int, code: String, message: String)? {
+    var check = FramingCheck()
+    withUnsafeMutablePointer(to: &check) { pointer in
+        _ = cmhd_visit_headers(connection, { cls, _, key, keySize, value, valueSize in
+            guard let cls, let key else { return .YES }
+            let check = cls.assumingMemoryBound(to: FramingCheck.self)
+            let name = String(decoding: UnsafeRawBufferPointer(start: key, count: keySize), as: UTF8.self).lowercased()
+            let bytes = value.map { Array(UnsafeRawBufferPointer(start: $0, count: valueSize)) } ?? []
+            check.pointee.add(name: name, value: bytes)
+            return .YES
+        }, pointer)
+    }
+    return check.problem
+}
 
 private func declaredContentLength(_ connection: OpaquePointer) -> Int? {
     guard let raw = MHD_lookup_connection_value(connection, .HEADER_KIND, "Content-Length") else {
@@ -333,7 +430,12 @@ private func queue(
         return queue(mhdResponse, status: response.status, headers: response.headers, on: connection)
 
     case .stream(let producer):
-        let writer = ResponseBodyWriter(client: state.client, bufferLimit: limits.maxBufferedStreamBytes)
+        let writer = ResponseBodyWriter(client: state.client, bufferLimit: limits.maxBufferedStreamBytes,
+                                        writeTimeout: .seconds(max(1, limits.writeTimeoutSeconds)))
+        // A small send buffer, so that a client that stops reading shows as a
+        // stall soon, rather than after the kernel has swallowed a whole generation.
+        var sendBuffer = Int32(streamSendBufferBytes)
+        setsockopt(cmhd_connection_fd(connection), SOL_SOCKET, SO_SNDBUF, &sendBuffer, socklen_t(MemoryLayout<Int32>.size))
         // The producer runs exactly once whatever happens below; if the
         // response never goes out, its writes just return false.
         defer { writer.start(producer) }
@@ -353,6 +455,9 @@ private func queue(
         return queue(mhdResponse, status: response.status, headers: response.headers, on: connection)
     }
 }
+
+/// SO_SNDBUF of a streaming connection (Linux doubles it for bookkeeping).
+private let streamSendBufferBytes = 16 * 1024
 
 /// Preferred size of the pieces asked of a stream (libmicrohttpd may ask
 /// for less when its per-connection pool is tight).

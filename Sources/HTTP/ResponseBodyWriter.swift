@@ -18,14 +18,22 @@ public final class ResponseBodyWriter: @unchecked Sendable {
 
     private let client: ClientConnection
     private let bufferLimit: Int
+    private let writeTimeout: Duration
     private let condition = NSCondition()
     private var pending: [UInt8] = []
     private var finished = false
     private var gone = false
+    /// Bytes waited `writeTimeout` without the backlog ever clearing.
+    private var stalled = false
+    /// Since when bytes have been waiting without a break; nil while none wait.
+    /// A backlog that never clears, not only one that never moves, counts:
+    /// a client that stops reading still takes a trickle (zero-window probes).
+    private var backlogSince: ContinuousClock.Instant?
 
-    init(client: ClientConnection, bufferLimit: Int) {
+    init(client: ClientConnection, bufferLimit: Int, writeTimeout: Duration = .seconds(30)) {
         self.client = client
         self.bufferLimit = max(1, bufferLimit)
+        self.writeTimeout = writeTimeout
         client.onDisconnect { [weak self] in self?.clientGone() }
     }
 
@@ -39,13 +47,14 @@ public final class ResponseBodyWriter: @unchecked Sendable {
         while true {
             // Probe first, outside the lock: a detected hang-up calls back into
             // `clientGone`, which takes the lock.
-            guard client.isConnected else { return false }
+            guard client.isConnected, !hasStalled else { return false }
             condition.lock()
             if gone || finished {
                 condition.unlock()
                 return false
             }
             if pending.count < bufferLimit {
+                if pending.isEmpty { backlogSince = .now }
                 pending.append(contentsOf: bytes)
                 condition.unlock()
                 // After unlocking, so that the woken connection thread does not at once block on our lock.
@@ -72,10 +81,29 @@ public final class ResponseBodyWriter: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// Whether the client is still there; probes the socket, so it notices a
-    /// hang-up even while nothing is being sent.
+    /// Whether the client is still there and taking what is sent; probes the
+    /// socket, so it notices a hang-up even while nothing is being sent.
     public var isClientConnected: Bool {
-        client.isConnected
+        client.isConnected && !hasStalled
+    }
+
+    /// True once bytes have waited ``ServerLimits/writeTimeoutSeconds`` without
+    /// the backlog clearing once: the client stopped reading. The connection is
+    /// then shut down and every later write fails.
+    public var hasStalled: Bool {
+        condition.lock()
+        if !stalled && !gone, let since = backlogSince, ContinuousClock.now - since >= writeTimeout {
+            stalled = true
+            gone = true
+            pending = []
+            condition.broadcast()
+        }
+        let (result, abort) = (stalled, stalled && !client.isAborted)
+        condition.unlock()
+        // Outside the lock: the connection thread, blocked sending, sees the
+        // socket fail and closes the connection.
+        if abort { client.abort() }
+        return result
     }
 
     /// Registers `handler` to run once if the client goes away before the
@@ -120,6 +148,7 @@ public final class ResponseBodyWriter: @unchecked Sendable {
             let count = min(maxBytes, pending.count)
             let chunk = Array(pending.prefix(count))
             pending.removeFirst(count)
+            if pending.isEmpty { backlogSince = nil }
             condition.broadcast()  // wake a writer blocked on a full buffer
             return .bytes(chunk)
         }

@@ -24,6 +24,15 @@ public struct ServerLimits: Sendable, Equatable {
     /// Bytes a streamed response may buffer before ``ResponseBodyWriter/write(_:)``
     /// blocks until the client has taken some (back-pressure for slow clients).
     public var maxBufferedStreamBytes: Int
+    /// Seconds a connection has to deliver a whole request (headers and
+    /// body), counted from the connection's start or from the end of the
+    /// previous response on it, and not restarted by each byte: a client
+    /// that trickles bytes (slowloris) is cut off once it passes. 0 means no limit.
+    public var requestReceiveTimeoutSeconds: Int
+    /// Seconds a streamed response may have bytes waiting without the
+    /// backlog clearing once; then the stream counts as stalled: writes fail
+    /// (``ResponseBodyWriter/hasStalled``) and the connection is closed.
+    public var writeTimeoutSeconds: Int
 
     /// Creates limits; the defaults suit a small API server.
     public init(
@@ -32,7 +41,9 @@ public struct ServerLimits: Sendable, Equatable {
         connectionTimeoutSeconds: Int = 30,
         memoryLimitPerConnection: Int = 64 * 1024,
         maxBodyBytes: Int = 1024 * 1024,
-        maxBufferedStreamBytes: Int = 256 * 1024
+        maxBufferedStreamBytes: Int = 256 * 1024,
+        requestReceiveTimeoutSeconds: Int = 15,
+        writeTimeoutSeconds: Int = 30
     ) {
         self.maxConnections = maxConnections
         self.maxConnectionsPerIP = maxConnectionsPerIP
@@ -40,5 +51,7 @@ public struct ServerLimits: Sendable, Equatable {
         self.memoryLimitPerConnection = memoryLimitPerConnection
         self.maxBodyBytes = maxBodyBytes
         self.maxBufferedStreamBytes = maxBufferedStreamBytes
+        self.requestReceiveTimeoutSeconds = requestReceiveTimeoutSeconds
+        self.writeTimeoutSeconds = writeTimeoutSeconds
     }
 }

@@ -6,4 +6,6 @@ enum ThreadNames {
     static let connection = "http-connection"
     /// Runs a stream's producer (see `ResponseBodyWriter.start`).
     static let producer = "http-producer"
+    /// Cuts off connections whose request is overdue (see `ReceiveDeadlines`).
+    static let receiveWatchdog = "http-deadlines"
 }

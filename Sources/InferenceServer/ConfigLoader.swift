@@ -107,11 +107,14 @@ extension ServerConfig {
     public func validate() throws {
         let checks: [(String, Int, ClosedRange<Int>)] = [
             ("port", port, 0...65535), ("max_active", maxActive, 1...256), ("max_queued", maxQueued, 0...100_000),
-            ("max_num_tokens", maxNumTokens, 0...1_000_000), ("max_body_bytes", maxBodyBytes, 64...(1 << 30)),
+            ("max_num_tokens", maxNumTokens, 0...1_000_000), ("max_delay_ms", maxDelayMs, 0...60_000),
+            ("max_request_seconds", maxRequestSeconds, 1...86_400), ("max_body_bytes", maxBodyBytes, 64...(1 << 30)),
             ("max_connections", maxConnections, 1...100_000), ("max_connections_per_ip", maxConnectionsPerIp, 0...100_000),
             ("connection_timeout_seconds", connectionTimeoutSeconds, 0...86_400),
             ("connection_memory_bytes", connectionMemoryBytes, 4096...(1 << 30)),
             ("drain_timeout_seconds", drainTimeoutSeconds, 0...86_400),
+            ("request_receive_timeout_seconds", requestReceiveTimeoutSeconds, 1...86_400),
+            ("write_timeout_seconds", writeTimeoutSeconds, 1...86_400),
             ("keep_alive_milliseconds", keepAliveMilliseconds, 50...600_000), ("threads", threads, 1...256),
         ]
         for (name, value, range) in checks where !range.contains(value) {
@@ -119,13 +122,26 @@ extension ServerConfig {
         }
     }
 
+    /// Settings that work but defeat a limit, for a warning at start-up.
+    public var warnings: [String] {
+        guard maxConnectionsPerIp > 0 else { return [] }
+        var found: [String] = []
+        if maxConnectionsPerIp <= maxActive + maxQueued {
+            found.append("max_connections_per_ip \(maxConnectionsPerIp) is not above max_active + max_queued (\(maxActive + maxQueued)): one client's extra connections are dropped without the 503 queue_full answer")
+        }
+        if maxConnectionsPerIp >= maxConnections {
+            found.append("max_connections_per_ip \(maxConnectionsPerIp) is not below max_connections \(maxConnections): one address can take every connection")
+        }
+        return found
+    }
+
     /// The generation defaults checked like a request's fields, against the loaded model.
     public func validateDefaults(for model: GPTConfig) throws {
         guard (0...maxNumTokens).contains(defaults.numTokens) else {
             throw ConfigError(description: "setting defaults.num_tokens must be from 0 to max_num_tokens \(maxNumTokens) (got \(defaults.numTokens))")
         }
-        guard (0...GenerateRequest.maxDelayMilliseconds).contains(defaults.delayMs) else {
-            throw ConfigError(description: "setting defaults.delay_ms must be from 0 to \(GenerateRequest.maxDelayMilliseconds) (got \(defaults.delayMs))")
+        guard (0...maxDelayMs).contains(defaults.delayMs) else {
+            throw ConfigError(description: "setting defaults.delay_ms must be from 0 to max_delay_ms \(maxDelayMs) (got \(defaults.delayMs))")
         }
         do throws(SettingsError) {
             try defaults.settings.validate(for: model)

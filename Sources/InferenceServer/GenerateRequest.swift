@@ -12,7 +12,6 @@ struct GenerateRequest: Sendable, Equatable {
     /// The fields a body may carry, for "unknown field" messages.
     static let fields = ["prompt", "num_tokens", "max_seq_len", "top_k", "temp", "top_p", "eos_id", "seed", "stop",
                          "stream", "delay_ms"]
-    static let maxDelayMilliseconds = 10_000
 
     init(prompt: String, settings: GenerationSettings, stream: Bool, delayMilliseconds: Int = 0) {
         self.prompt = prompt
@@ -23,7 +22,8 @@ struct GenerateRequest: Sendable, Equatable {
 
     /// Parses and checks `body` against the model and the server's limits.
     /// Every error names the field and what it allows.
-    init(body: [UInt8], defaults: GenerationDefaults, maxNumTokens: Int, config: GPTConfig) throws(APIError) {
+    init(body: [UInt8], defaults: GenerationDefaults, maxNumTokens: Int, maxDelayMilliseconds: Int,
+         config: GPTConfig) throws(APIError) {
         let document: JSONValue
         do {
             document = try JSONValue.parse(body)
@@ -65,7 +65,7 @@ struct GenerateRequest: Sendable, Equatable {
         try Self.check(settings, for: config)
         self.settings = settings
         stream = try fields.boolean("stream", default: defaults.stream)
-        delayMilliseconds = try fields.integer("delay_ms", default: defaults.delayMs, in: 0...Self.maxDelayMilliseconds)
+        delayMilliseconds = try fields.integer("delay_ms", default: defaults.delayMs, in: 0...maxDelayMilliseconds)
     }
 
     /// The engine's own check of the assembled settings: the last word on what is allowed.

@@ -1,5 +1,6 @@
 import Foundation
 import GPT
+import Logging
 
 /// Owns the model, loaded once at startup, and schedules every generation on
 /// one serial Dispatch queue: the only place model code runs. A plain class
@@ -13,11 +14,14 @@ import GPT
 /// several clients cost little more than one. A generation that asked for
 /// `delay_ms` sits out until its next token is due, so the pause never holds
 /// the model back. Cancelled jobs (their client left) are dropped before
-/// their next token.
+/// their next token, and so are those that outlive `maxRequestDuration`.
 final class GenerationScheduler: @unchecked Sendable {  // mutable state is guarded by `condition`
     let textModel: TextModel
     let maxActive: Int
     let maxQueued: Int
+    /// Wall-clock cap on a request, from its arrival to its last token.
+    let maxRequestDuration: Duration
+    private let logger: Logger
 
     private let queue = DispatchQueue(label: "gpt-server.model")
     private let condition = NSCondition()
@@ -38,10 +42,12 @@ final class GenerationScheduler: @unchecked Sendable {  // mutable state is guar
         }
     }
 
-    init(textModel: TextModel, maxActive: Int, maxQueued: Int) {
+    init(textModel: TextModel, maxActive: Int, maxQueued: Int, maxRequestDuration: Duration, logger: Logger) {
         self.textModel = textModel
         self.maxActive = maxActive
         self.maxQueued = maxQueued
+        self.maxRequestDuration = maxRequestDuration
+        self.logger = logger
         queue.async { self.run() }
     }
 
@@ -79,6 +85,18 @@ final class GenerationScheduler: @unchecked Sendable {  // mutable state is guar
         stopping = true
         condition.broadcast()
         condition.unlock()
+    }
+
+    /// Cancels every queued and running generation (after a drain timed out):
+    /// each ends before its next token, and its client gets a last message
+    /// with finish reason `cancelled`. Returns how many there were.
+    func cancelAll() -> Int {
+        condition.lock()
+        defer { condition.unlock() }
+        let jobs = waiting + active.map(\.job)
+        for job in jobs { job.cancellation.cancel() }
+        condition.broadcast()
+        return jobs.count
     }
 
     /// Waits until no job is active or queued, at most `timeout` seconds; true if idle.
@@ -132,12 +150,25 @@ final class GenerationScheduler: @unchecked Sendable {  // mutable state is guar
                 continue
             }
             let now = ContinuousClock.now
+            cancelOverdue(now: now)
             let due = active.filter { $0.due <= now || $0.job.cancellation.isCancelled }
             if !due.isEmpty { return due }
             // Every active generation is pausing for delay_ms: sleep until the first is due,
             // but look again every 50 ms for cancelled jobs, whose slots should free at once.
             let earliest = min(active.map(\.due).min()!, now + .milliseconds(50))
             _ = condition.wait(until: Date(timeIntervalSinceNow: (earliest - now) / .seconds(1)))
+        }
+    }
+
+    /// Cancels the active generations older than `maxRequestDuration`, with a
+    /// log line each. Must hold `condition`.
+    private func cancelOverdue(now: ContinuousClock.Instant) {
+        for slot in active where !slot.job.cancellation.isCancelled && now - slot.job.submitted >= maxRequestDuration {
+            slot.job.cancellation.cancel()
+            logger.warning("request time limit: generation cancelled", metadata: [
+                "max_request_seconds": "\(maxRequestDuration.components.seconds)",
+                "generated": "\(slot.generator.usage.generatedTokens)",
+            ])
         }
     }
 

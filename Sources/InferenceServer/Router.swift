@@ -27,7 +27,8 @@ public final class Router: Sendable {
 
     /// Starts serving `textModel`.
     public func modelLoaded(_ textModel: TextModel) {
-        let scheduler = GenerationScheduler(textModel: textModel, maxActive: config.maxActive, maxQueued: config.maxQueued)
+        let scheduler = GenerationScheduler(textModel: textModel, maxActive: config.maxActive, maxQueued: config.maxQueued,
+                                            maxRequestDuration: .seconds(config.maxRequestSeconds), logger: logger)
         loaded.withLock { $0 = scheduler }
     }
 
@@ -36,6 +37,12 @@ public final class Router: Sendable {
         guard let model = loaded.withLock({ $0 }) else { return true }
         model.stop()
         return model.waitUntilIdle(timeout: timeout)
+    }
+
+    /// Cancels every queued and running generation, once a drain has timed
+    /// out; each client gets a last message saying so. Returns how many there were.
+    public func cancelGenerations() -> Int {
+        loaded.withLock { $0 }?.cancelAll() ?? 0
     }
 
     /// The model's name in the OpenAI API: the checkpoint's folder for
@@ -156,23 +163,27 @@ public final class Router: Sendable {
     func streamResponse(_ job: Job, encoding: some StreamEncoding) -> HTTPResponse {
         let keepAlive = TimeInterval(config.keepAliveMilliseconds) / 1000
         let headers = [("Content-Type", encoding.contentType), ("Cache-Control", "no-cache"), ("X-Accel-Buffering", "no")]
-        return .stream(status: 200, headers: headers) { writer in
-            Self.stream(job, encoding: encoding, to: writer, keepAlive: keepAlive)
+        return .stream(status: 200, headers: headers) { [self] writer in
+            if !stream(job, encoding: encoding, to: writer, keepAlive: keepAlive) {
+                job.cancellation.cancel()
+                if writer.hasStalled {
+                    metrics.streamStalled()
+                    logger.warning("stream stalled: the client took nothing for write_timeout_seconds; generation cancelled",
+                                   metadata: ["write_timeout_s": "\(config.writeTimeoutSeconds)"])
+                }
+            }
         }
     }
 
-    /// Sends `job`'s events as they come. A client that leaves (a failed
-    /// write, or a probe while nothing is sent) cancels the job.
-    private static func stream(_ job: Job, encoding: some StreamEncoding, to writer: ResponseBodyWriter, keepAlive: TimeInterval) {
+    /// Sends `job`'s events as they come; false if the client left (a failed
+    /// write, or a probe while nothing is sent) or stopped reading.
+    private func stream(_ job: Job, encoding: some StreamEncoding, to writer: ResponseBodyWriter, keepAlive: TimeInterval) -> Bool {
         let probeInterval = min(0.1, keepAlive)
         var lastSent = Date()
         while true {
             let events = job.nextEvents(timeout: probeInterval)
             if events.isEmpty {
-                if !writer.isClientConnected {
-                    job.cancellation.cancel()
-                    return
-                }
+                if !writer.isClientConnected { return false }
                 if let line = encoding.keepAlive, job.isQueued, Date().timeIntervalSince(lastSent) >= keepAlive {
                     _ = writer.write(line)
                     lastSent = Date()
@@ -197,13 +208,12 @@ public final class Router: Sendable {
                 if writer.write(bytes) {
                     lastSent = Date()
                 } else if summary == nil {
-                    job.cancellation.cancel()
-                    return
+                    return false
                 }
             }
             if summary != nil {
                 writer.finish()
-                return
+                return true
             }
         }
     }

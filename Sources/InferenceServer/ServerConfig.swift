@@ -40,14 +40,29 @@ public struct ServerConfig: Codable, Sendable, Equatable {
     public var maxQueued = 16
     /// Cap on a request's num_tokens.
     public var maxNumTokens = 1024
+    /// Cap on a request's delay_ms, so that a valid request cannot hold a slot for hours.
+    public var maxDelayMs = 1000
+    /// Wall-clock cap on a request, from arrival to last token; a generation
+    /// still running then is cancelled (finish reason `cancelled`, a log line).
+    public var maxRequestSeconds = 600
     /// Largest request body; beyond it, 413.
     public var maxBodyBytes = 1 << 20
-    /// libmicrohttpd limits: open connections, connections per client IP,
-    /// seconds of client silence before closing, memory pool per connection.
-    public var maxConnections = 64
-    public var maxConnectionsPerIp = 16
+    /// Connection limits: open connections, connections per client IP (more
+    /// than max_active + max_queued, so that one client meets the queue's 503
+    /// before the connection limit, yet below max_connections, so that one
+    /// address cannot take them all), seconds of client silence before
+    /// closing, memory pool per connection.
+    public var maxConnections = 128
+    public var maxConnectionsPerIp = 32
     public var connectionTimeoutSeconds = 30
     public var connectionMemoryBytes = 64 * 1024
+    /// Seconds from a connection's start (and from the end of each response on
+    /// a kept-alive connection) to a request's last body byte; not restarted by
+    /// each byte received, so a client that trickles bytes cannot hold a connection.
+    public var requestReceiveTimeoutSeconds = 15
+    /// Seconds a streamed response may go without the client taking any of
+    /// it before its generation is cancelled and its slot freed.
+    public var writeTimeoutSeconds = 30
     /// Seconds in-flight streams may take to finish after SIGINT/SIGTERM.
     public var drainTimeoutSeconds = 30
     /// Interval of keep-alive lines on NDJSON and SSE streams while a request waits.
@@ -66,9 +81,11 @@ public struct ServerConfig: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case host, port, checkpoint, tokenizer
         case maxActive = "max_active", maxQueued = "max_queued", maxNumTokens = "max_num_tokens"
+        case maxDelayMs = "max_delay_ms", maxRequestSeconds = "max_request_seconds"
         case maxBodyBytes = "max_body_bytes", maxConnections = "max_connections"
         case maxConnectionsPerIp = "max_connections_per_ip", connectionTimeoutSeconds = "connection_timeout_seconds"
         case connectionMemoryBytes = "connection_memory_bytes", drainTimeoutSeconds = "drain_timeout_seconds"
+        case requestReceiveTimeoutSeconds = "request_receive_timeout_seconds", writeTimeoutSeconds = "write_timeout_seconds"
         case keepAliveMilliseconds = "keep_alive_milliseconds", threads, apiKey = "api_key", corsOrigins = "cors_origins"
         case defaults
     }

@@ -15,6 +15,7 @@ final class ServerMetrics: Sendable {
     private let activeGenerations: CoreMetrics.Gauge
     private let timeToFirstToken: CoreMetrics.Timer
     private let timePerToken: CoreMetrics.Timer
+    private let stalledStreams: CoreMetrics.Counter
 
     /// Routes counted under their own name; anything else is "other", so that
     /// random paths cannot create unbounded label values.
@@ -33,12 +34,18 @@ final class ServerMetrics: Sendable {
         activeGenerations = Gauge(label: "gpt_active_generations", factory: factory)
         timeToFirstToken = Timer(label: "gpt_time_to_first_token_seconds", factory: factory)
         timePerToken = Timer(label: "gpt_time_per_token_seconds", factory: factory)
+        stalledStreams = Counter(label: "gpt_stalled_streams_total", factory: factory)
     }
 
     func request(path: String, status: Int) {
         let route = Self.routes.contains(path) ? path : "other"
         Counter(label: "http_requests_total", dimensions: [("route", route), ("status", "\(status)")], factory: factory)
             .increment()
+    }
+
+    /// A stream cancelled because its client stopped reading.
+    func streamStalled() {
+        stalledStreams.increment()
     }
 
     /// A finished generation's tokens and latencies.

@@ -36,12 +36,15 @@ struct Server: ParsableCommand {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         var logger = Logger(label: "gpt-server")
         logger.logLevel = .info
+        for warning in settings.warnings { logger.warning("\(warning)") }
         ComputeThreads.set(settings.threads)
 
         let router = Router(config: settings, logger: logger)
         let limits = ServerLimits(maxConnections: settings.maxConnections, maxConnectionsPerIP: settings.maxConnectionsPerIp,
                                   connectionTimeoutSeconds: settings.connectionTimeoutSeconds,
-                                  memoryLimitPerConnection: settings.connectionMemoryBytes, maxBodyBytes: settings.maxBodyBytes)
+                                  memoryLimitPerConnection: settings.connectionMemoryBytes, maxBodyBytes: settings.maxBodyBytes,
+                                  requestReceiveTimeoutSeconds: settings.requestReceiveTimeoutSeconds,
+                                  writeTimeoutSeconds: settings.writeTimeoutSeconds)
         let server: HTTPServer
         do {
             server = try HTTPServer(host: settings.host, port: settings.port, limits: limits) { await router.handle($0) }
@@ -52,6 +55,8 @@ struct Server: ParsableCommand {
         let paths = modelPaths(settings)
         let textModel: TextModel
         do {
+            try RegularFile.require(paths.checkpoint, role: "checkpoint")
+            try RegularFile.require(paths.tokenizer, role: "tokenizer")
             textModel = try TextModel(checkpointPath: paths.checkpoint, tokenizerPath: paths.tokenizer)
         } catch {
             server.stop()
@@ -65,6 +70,12 @@ struct Server: ParsableCommand {
         }
         router.modelLoaded(textModel)
         let shape = textModel.config
+        if textModel.tokenizer.vocabularySize < shape.vocabularySize {
+            logger.warning("the tokenizer is smaller than the model's vocabulary: ids it lacks decode to no text", metadata: [
+                "tokenizer_ids": "\(textModel.tokenizer.vocabularySize)", "model_vocab": "\(shape.vocabularySize)",
+                "tokenizer": "\(paths.tokenizer)", "checkpoint": "\(paths.checkpoint)",
+            ])
+        }
         logger.info("listening", metadata: [
             "url": "http://\(settings.host):\(server.port)", "checkpoint": "\(paths.checkpoint)",
             "layers": "\(shape.layers)", "channels": "\(shape.channels)", "vocab": "\(shape.vocabularySize)",
@@ -76,15 +87,7 @@ struct Server: ParsableCommand {
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler {
-                logger.info("shutting down", metadata: ["drain_timeout_s": "\(settings.drainTimeoutSeconds)"])
-                let deadline = Date(timeIntervalSinceNow: TimeInterval(settings.drainTimeoutSeconds))
-                server.stopAccepting()
-                // First the generations, then the bytes still on their way to clients.
-                let drained = router.drain(timeout: deadline.timeIntervalSinceNow)
-                    && server.waitUntilIdle(timeout: max(0, deadline.timeIntervalSinceNow))
-                if !drained { logger.warning("drain timeout: closing streams still running") }
-                server.stop()
-                Foundation.exit(0)
+                shutDown(server: server, router: router, settings: settings, logger: logger)
             }
             source.resume()
             return source
@@ -92,12 +95,48 @@ struct Server: ParsableCommand {
         withExtendedLifetime(signals) { dispatchMain() }
     }
 
+    /// Stops accepting, drains, and exits within `drain_timeout_seconds` plus
+    /// a few seconds, whatever the clients do: after the drain timeout the
+    /// generations still running are cancelled (their clients get a last
+    /// message saying so), and a watchdog ends the process should anything
+    /// still hold it (a client that stopped reading, an exit handler that hangs).
+    func shutDown(server: HTTPServer, router: Router, settings: ServerConfig, logger: Logger) {
+        let drainTimeout = TimeInterval(settings.drainTimeoutSeconds)
+        logger.info("shutting down", metadata: ["drain_timeout_s": "\(settings.drainTimeoutSeconds)"])
+        Thread.detachNewThread {
+            Thread.sleep(forTimeInterval: drainTimeout + Self.shutdownGraceSeconds)
+            logger.error("shutdown overran its bound; exiting now",
+                         metadata: ["bound_s": "\(drainTimeout + Self.shutdownGraceSeconds)"])
+            _exit(1)
+        }
+        let deadline = Date(timeIntervalSinceNow: drainTimeout)
+        server.stopAccepting()
+        // First the generations, then the bytes still on their way to clients.
+        var drained = router.drain(timeout: drainTimeout)
+        if !drained {
+            let cancelled = router.cancelGenerations()
+            logger.warning("drain timeout: cancelling the generations still running", metadata: ["cancelled": "\(cancelled)"])
+            // Each ends before its next token; a window pass of a large model is the longest wait.
+            drained = router.drain(timeout: Self.shutdownGraceSeconds / 2)
+        }
+        // Their last messages on their way; a client that stopped reading is not waited for long.
+        let flushed = server.waitUntilIdle(timeout: max(drained ? 0.5 : 0.2, deadline.timeIntervalSinceNow))
+        server.stop()
+        logger.info("stopped", metadata: ["drained": "\(drained)", "all_responses_sent": "\(flushed)"])
+        Foundation.exit(0)
+    }
+
+    /// Seconds past the drain timeout that a shutdown may take at most.
+    static let shutdownGraceSeconds: TimeInterval = 5
+
     func loadConfig() throws -> ServerConfig {
         var loader = ConfigLoader()
         let defaultFile = "config/server.json"
         if let config {
+            try RegularFile.require(config, role: "config file")
             try loader.apply(file: config)
         } else if FileManager.default.fileExists(atPath: defaultFile) {
+            try RegularFile.require(defaultFile, role: "config file")
             try loader.apply(file: defaultFile)
         }
         try loader.apply(environment: ProcessInfo.processInfo.environment)

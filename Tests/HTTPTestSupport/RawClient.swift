@@ -19,12 +19,27 @@ public final class RawClient {
     private var fd: Int32
     private var buffer: [UInt8] = []
 
-    /// Connects to 127.0.0.1:`port`; throws (with errno) if refused.
-    public init(port: Int) throws {
+    /// Connects to 127.0.0.1:`port` from `source` (another loopback address
+    /// plays another client), with a receive buffer of `receiveBuffer` bytes
+    /// if given (a small one makes a client that stops reading show at once);
+    /// throws (with errno) if refused.
+    public init(port: Int, source: String? = nil, receiveBuffer: Int? = nil) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw ClientError("socket: errno \(errno)") }
         var one: Int32 = 1
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        if var size = receiveBuffer.map(Int32.init) {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
+        if let source {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            local.sin_addr.s_addr = inet_addr(source)
+            let bound = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard bound == 0 else { throw ClientError("bind \(source): errno \(errno)") }
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = UInt16(port).bigEndian
@@ -48,6 +63,20 @@ public final class RawClient {
             Glibc.close(fd)
             fd = -1
         }
+    }
+
+    /// Shuts down the sending side only (a half-close): the request is out,
+    /// the answer is still read.
+    public func shutdownWrite() {
+        shutdown(fd, Int32(SHUT_WR))
+    }
+
+    /// Closes with a reset instead of a FIN, as a client that crashed or
+    /// closed with unread data does: the server sees it at once.
+    public func abort() {
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        close()
     }
 
     public func send(_ text: String) throws {

@@ -58,7 +58,7 @@ extension HTTPServerTests {
             let client = try RawClient(port: server.port)
             try client.request("POST", "/slow", body: "{}")
             #expect(handlerStarted.wait())
-            client.close()
+            client.abort()
             #expect(noticed.wait(timeout: 3))
             #expect(eventually(timeout: 3) { wasCancelled.value })
         }
@@ -81,7 +81,7 @@ extension HTTPServerTests {
             let client = try RawClient(port: server.port)
             try client.request("GET", "/")
             #expect(handlerStarted.wait())
-            client.close()
+            client.abort()
             #expect(producerDone.wait())
             usleep(100_000)
             #expect(producerRuns.value == 1)
@@ -105,7 +105,7 @@ extension HTTPServerTests {
             let client = try RawClient(port: server.port)
             try client.request("GET", "/")
             #expect(try client.readHead().status == 200)
-            client.close()
+            client.abort()
             #expect(noticedByProbe.wait(timeout: 3))
             #expect(noticedByCallback.wait(timeout: 3))
         }
@@ -128,7 +128,7 @@ extension HTTPServerTests {
             let client = try RawClient(port: server.port)
             try client.request("GET", "/")
             _ = try client.readHead()
-            client.close()
+            client.abort()
             #expect(gone.wait(timeout: 3))
         }
 
@@ -150,7 +150,7 @@ extension HTTPServerTests {
             try client.request("GET", "/")
             _ = try client.readHead()
             _ = try client.readChunk()
-            client.close()
+            client.abort()
             #expect(producerDone.wait())
             #expect(eventually { clientRef.object == nil && writerRef.object == nil })
         }

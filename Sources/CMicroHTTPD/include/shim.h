@@ -34,6 +34,8 @@ struct CMHDDaemonConfig {
     void *access_handler_cls;
     MHD_RequestCompletedCallback completed_handler;
     void *completed_handler_cls;
+    MHD_NotifyConnectionCallback connection_handler; /* MHD_OPTION_NOTIFY_CONNECTION */
+    void *connection_handler_cls;
 };
 
 /* Starts a daemon with one thread per connection (see MHDBridge.swift for
@@ -51,5 +53,10 @@ int cmhd_client_address(struct MHD_Connection *connection, char *buf, size_t buf
  * counts time spent blocked in our own callbacks as idleness; this undoes
  * that before MHD next checks. */
 void cmhd_restart_idle_timer(struct MHD_Connection *connection, unsigned int timeout_s);
+
+/* Every header of the request, with the value's full length (a value with
+ * a NUL byte in it is longer than its C string). Calls `visit` once per
+ * header; stops early when it returns MHD_NO. */
+int cmhd_visit_headers(struct MHD_Connection *connection, MHD_KeyValueIteratorN visit, void *cls);
 
 #endif
