@@ -45,13 +45,18 @@ final class BlockingHandlerCall: @unchecked Sendable {
         }
     }
 
-    /// Keeps the promise that a stream's producer always runs once: a
-    /// response nobody will send still runs its producer, whose writes fail.
+    /// Keeps the promises that a stream's producer always runs once (a
+    /// response nobody will send still runs its producer, whose writes fail)
+    /// and that a pulled body is always closed.
     static func dispose(_ response: HTTPResponse, client: ClientConnection) {
-        if case .stream(let producer) = response.body {
+        switch response.body {
+        case .bytes: break
+        case .stream(let producer):
             let writer = ResponseBodyWriter(client: client, bufferLimit: 1)
             writer.finish()
             writer.start(producer)
+        case .pull(let body):
+            body.closed(delivered: false)
         }
     }
 

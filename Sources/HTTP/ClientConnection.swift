@@ -59,7 +59,7 @@ public final class ClientConnection: Sendable {
     /// Shuts the socket down, so that the connection's thread, wherever it
     /// waits on it, fails and closes the connection. For a client that stopped
     /// taking its response; a no-op once the request has ended.
-    func abort() {
+    public func abort() {
         state.withLock { state in
             guard state.phase == .open, !state.aborted, socket >= 0 else { return }
             state.aborted = true

@@ -20,6 +20,9 @@ public struct HTTPResponse: Sendable {
         /// ``ResponseBodyWriter``. The body ends when the producer calls
         /// ``ResponseBodyWriter/finish()`` or returns.
         case stream(@Sendable (ResponseBodyWriter) -> Void)
+        /// A body the connection's thread pulls as the client can take it
+        /// (see ``PulledBody``), sent like a stream with chunked encoding.
+        case pull(any PulledBody)
     }
 
     public var status: Int
@@ -54,7 +57,8 @@ public struct HTTPResponse: Sendable {
     }
 
     /// The same response, calling `action` once its body has been produced:
-    /// at once for a complete body, after the producer returns for a stream.
+    /// at once for a complete body, after the producer returns for a stream,
+    /// once the response is over for a pulled body.
     /// Lets one place log and count every response, streams included.
     public func whenBodyProduced(_ action: @escaping @Sendable () -> Void) -> HTTPResponse {
         var response = self
@@ -67,6 +71,8 @@ public struct HTTPResponse: Sendable {
                 writer.finish()
                 action()
             }
+        case .pull(let body):
+            response.body = .pull(ClosingHook(body, action))
         }
         return response
     }
@@ -91,5 +97,23 @@ public struct HTTPResponse: Sendable {
     ) -> HTTPResponse {
         let json = #"{"error":{"code":"# + code.jsonQuoted + #","message":"# + message.jsonQuoted + "}}"
         return .text(status: status, json, contentType: "application/json", headers: headers)
+    }
+}
+
+/// A pulled body that runs an action once it is closed.
+private final class ClosingHook: PulledBody {
+    private let body: any PulledBody
+    private let action: @Sendable () -> Void
+
+    init(_ body: any PulledBody, _ action: @escaping @Sendable () -> Void) {
+        self.body = body
+        self.action = action
+    }
+
+    func next(maxBytes: Int) -> PulledPiece { body.next(maxBytes: maxBytes) }
+
+    func closed(delivered: Bool) {
+        body.closed(delivered: delivered)
+        action()
     }
 }

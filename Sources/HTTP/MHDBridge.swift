@@ -22,7 +22,8 @@ import Synchronization
 //   call, released in the request-completed callback, which libmicrohttpd
 //   calls exactly once for every request whose req_cls was set;
 // - a StreamSource per stream (content-reader cls): retained when the
-//   response is created, released by the content-reader free callback.
+//   response is created, released by the content-reader free callback (which
+//   closes a pulled body).
 
 /// Daemon-wide state the C callbacks need.
 final class ServerContext: Sendable {
@@ -432,28 +433,43 @@ private func queue(
     case .stream(let producer):
         let writer = ResponseBodyWriter(client: state.client, bufferLimit: limits.maxBufferedStreamBytes,
                                         writeTimeout: .seconds(max(1, limits.writeTimeoutSeconds)))
-        // A small send buffer, so that a client that stops reading shows as a
-        // stall soon, rather than after the kernel has swallowed a whole generation.
-        var sendBuffer = Int32(streamSendBufferBytes)
-        setsockopt(cmhd_connection_fd(connection), SOL_SOCKET, SO_SNDBUF, &sendBuffer, socklen_t(MemoryLayout<Int32>.size))
         // The producer runs exactly once whatever happens below; if the
         // response never goes out, its writes just return false.
         defer { writer.start(producer) }
-        let source = StreamSource(writer: writer, connection: connection, idleTimeout: limits.connectionTimeoutSeconds)
-        let retained = Unmanaged.passRetained(source)
-        guard let mhdResponse = MHD_create_response_from_callback(
-            CMHD_SIZE_UNKNOWN,
-            streamBlockSize,
-            { cls, _, buffer, max in readStream(cls, buffer, max) },
-            retained.toOpaque(),
-            { cls in releaseStream(cls) }
-        ) else {
-            retained.release()
-            state.client.requestEnded(clientGone: true)
-            return .NO
-        }
-        return queue(mhdResponse, status: response.status, headers: response.headers, on: connection)
+        return queueStream(.writer(writer), response: response, on: connection, state: state, limits: limits)
+
+    case .pull(let body):
+        return queueStream(.pulled(body), response: response, on: connection, state: state, limits: limits)
     }
+}
+
+/// Queues a response whose body libmicrohttpd asks for piece by piece (chunked).
+private func queueStream(
+    _ body: StreamSource.Body,
+    response: HTTPResponse,
+    on connection: OpaquePointer,
+    state: RequestState,
+    limits: ServerLimits
+) -> MHD_Result {
+    // A small send buffer, so that a client that stops reading shows as a
+    // stall soon, rather than after the kernel has swallowed a whole generation.
+    var sendBuffer = Int32(streamSendBufferBytes)
+    setsockopt(cmhd_connection_fd(connection), SOL_SOCKET, SO_SNDBUF, &sendBuffer, socklen_t(MemoryLayout<Int32>.size))
+    let source = StreamSource(body: body, client: state.client, connection: connection,
+                              idleTimeout: limits.connectionTimeoutSeconds)
+    let retained = Unmanaged.passRetained(source)
+    guard let mhdResponse = MHD_create_response_from_callback(
+        CMHD_SIZE_UNKNOWN,
+        streamBlockSize,
+        { cls, _, buffer, max in readStream(cls, buffer, max) },
+        retained.toOpaque(),
+        { cls in releaseStream(cls) }
+    ) else {
+        retained.release()  // closes a pulled body, undelivered
+        state.client.requestEnded(clientGone: true)
+        return .NO
+    }
+    return queue(mhdResponse, status: response.status, headers: response.headers, on: connection)
 }
 
 /// SO_SNDBUF of a streaming connection (Linux doubles it for bookkeeping).
@@ -481,29 +497,69 @@ private func queue(
     return result
 }
 
-/// The content reader's context: the body writer plus what is needed to keep
-/// libmicrohttpd's idle timeout from firing while we wait for the producer.
+/// The content reader's context: where the body comes from, plus what is
+/// needed to keep libmicrohttpd's idle timeout from firing while we wait for it.
 private final class StreamSource {
-    let writer: ResponseBodyWriter
+    enum Body {
+        /// A producer on its own thread writes into a buffer.
+        case writer(ResponseBodyWriter)
+        /// The connection's thread pulls from the source itself.
+        case pulled(any PulledBody)
+    }
+
+    let body: Body
+    let client: ClientConnection
     /// Valid while this source is in use: only that connection's thread
     /// calls the content reader.
     let connection: OpaquePointer
     let idleTimeout: UInt32
+    /// A pulled body returned its end: it was delivered whole.
+    var ended = false
 
-    init(writer: ResponseBodyWriter, connection: OpaquePointer, idleTimeout: Int) {
-        self.writer = writer
+    init(body: Body, client: ClientConnection, connection: OpaquePointer, idleTimeout: Int) {
+        self.body = body
+        self.client = client
         self.connection = connection
         self.idleTimeout = UInt32(clamping: max(0, idleTimeout))
     }
+
+    /// The next piece; never an empty one (see `readStream`).
+    func next(maxBytes: Int) -> ResponseBodyWriter.Chunk {
+        switch body {
+        case .writer(let writer):
+            return writer.nextChunk(maxBytes: maxBytes)
+        case .pulled(let pulled):
+            while true {
+                switch pulled.next(maxBytes: maxBytes) {
+                case .bytes(let bytes) where !bytes.isEmpty:
+                    return .bytes(Array(bytes.prefix(maxBytes)))
+                case .bytes, .notYet:
+                    // Nothing sent for a while: probe, so that a client gone meanwhile ends it.
+                    guard client.isConnected else { return .aborted }
+                    // Waiting for the source is not client idleness.
+                    cmhd_restart_idle_timer(connection, idleTimeout)
+                case .end:
+                    ended = true
+                    return .end
+                case .abort:
+                    return .aborted
+                }
+            }
+        }
+    }
+
+    deinit {
+        if case .pulled(let pulled) = body { pulled.closed(delivered: ended) }
+    }
 }
 
-/// Content-reader callback: blocks in ResponseBodyWriter.nextChunk until there
-/// is something to send, because returning 0 bytes makes libmicrohttpd call
-/// again immediately (a busy loop).
+/// Content-reader callback: blocks until there is something to send,
+/// because returning 0 bytes makes libmicrohttpd call again immediately (a
+/// busy loop).
 private func readStream(_ cls: UnsafeMutableRawPointer?, _ buffer: UnsafeMutablePointer<CChar>?, _ max: Int) -> Int {
     guard let cls, let buffer, max > 0 else { return CMHD_CONTENT_READER_END_WITH_ERROR }
     let source = Unmanaged<StreamSource>.fromOpaque(cls).takeUnretainedValue()
-    let chunk = source.writer.nextChunk(maxBytes: max)
+    let chunk = source.next(maxBytes: max)
     // Time spent waiting for the producer is ours, not the client's: without
     // this, a pause longer than the timeout closes the connection right here.
     cmhd_restart_idle_timer(source.connection, source.idleTimeout)

@@ -14,13 +14,17 @@ import Logging
 /// several clients cost little more than one. A generation that asked for
 /// `delay_ms` sits out until its next token is due, so the pause never holds
 /// the model back. Cancelled jobs (their client left) are dropped before
-/// their next token, and so are those that outlive `maxRequestDuration`.
+/// their next token, and so are those that outlive `maxRequestDuration` and
+/// streams whose tokens wait untaken for `writeTimeout` (their client stopped
+/// reading).
 final class GenerationScheduler: @unchecked Sendable {  // mutable state is guarded by `condition`
     let textModel: TextModel
     let maxActive: Int
     let maxQueued: Int
     /// Wall-clock cap on a request, from its arrival to its last token.
     let maxRequestDuration: Duration
+    /// How long a stream's tokens may wait for its client to take them.
+    let writeTimeout: Duration
     private let logger: Logger
 
     private let queue = DispatchQueue(label: "gpt-server.model")
@@ -42,11 +46,13 @@ final class GenerationScheduler: @unchecked Sendable {  // mutable state is guar
         }
     }
 
-    init(textModel: TextModel, maxActive: Int, maxQueued: Int, maxRequestDuration: Duration, logger: Logger) {
+    init(textModel: TextModel, maxActive: Int, maxQueued: Int, maxRequestDuration: Duration, writeTimeout: Duration,
+         logger: Logger) {
         self.textModel = textModel
         self.maxActive = maxActive
         self.maxQueued = maxQueued
         self.maxRequestDuration = maxRequestDuration
+        self.writeTimeout = writeTimeout
         self.logger = logger
         queue.async { self.run() }
     }
@@ -150,7 +156,7 @@ final class GenerationScheduler: @unchecked Sendable {  // mutable state is guar
                 continue
             }
             let now = ContinuousClock.now
-            cancelOverdue(now: now)
+            cancelStuck(now: now)
             let due = active.filter { $0.due <= now || $0.job.cancellation.isCancelled }
             if !due.isEmpty { return due }
             // Every active generation is pausing for delay_ms: sleep until the first is due,
@@ -160,15 +166,20 @@ final class GenerationScheduler: @unchecked Sendable {  // mutable state is guar
         }
     }
 
-    /// Cancels the active generations older than `maxRequestDuration`, with a
-    /// log line each. Must hold `condition`.
-    private func cancelOverdue(now: ContinuousClock.Instant) {
-        for slot in active where !slot.job.cancellation.isCancelled && now - slot.job.submitted >= maxRequestDuration {
-            slot.job.cancellation.cancel()
-            logger.warning("request time limit: generation cancelled", metadata: [
-                "max_request_seconds": "\(maxRequestDuration.components.seconds)",
-                "generated": "\(slot.generator.usage.generatedTokens)",
-            ])
+    /// Cancels the active generations older than `maxRequestDuration` (with a
+    /// log line each), and those whose client stopped taking their tokens.
+    /// Must hold `condition`.
+    private func cancelStuck(now: ContinuousClock.Instant) {
+        for slot in active where !slot.job.cancellation.isCancelled {
+            if now - slot.job.submitted >= maxRequestDuration {
+                slot.job.cancellation.cancel()
+                logger.warning("request time limit: generation cancelled", metadata: [
+                    "max_request_seconds": "\(maxRequestDuration.components.seconds)",
+                    "generated": "\(slot.generator.usage.generatedTokens)",
+                ])
+            } else if let since = slot.job.eventsWaitingSince, now - since >= writeTimeout {
+                slot.job.stall()
+            }
         }
     }
 

@@ -32,7 +32,11 @@ final class Job: @unchecked Sendable {  // mutable state is guarded by `conditio
     let submitted = ContinuousClock.now
 
     private let condition = NSCondition()
+    /// Kept for streamed jobs only: a whole answer needs just the end.
     private var events: [JobEvent] = []
+    /// Since when the oldest event not yet taken has waited; nil while none waits.
+    private var untakenSince: ContinuousClock.Instant?
+    private var stallHandlers: [@Sendable () -> Void] = []
     private var finishHandlers: [@Sendable (JobSummary, [Int], String) -> Void] = []
     private var summary: JobSummary?
     private var ids: [Int] = []
@@ -58,7 +62,10 @@ final class Job: @unchecked Sendable {  // mutable state is guarded by `conditio
             handlers = finishHandlers
             finishHandlers = []
         }
-        events.append(event)
+        if request.stream {
+            if events.isEmpty { untakenSince = .now }
+            events.append(event)
+        }
         let (finalIDs, finalText) = handlers.isEmpty ? ([], "") : (ids, text)  // copied only for the end
         condition.unlock()
         // After unlocking, so that the woken reader does not at once block on our lock.
@@ -84,8 +91,38 @@ final class Job: @unchecked Sendable {  // mutable state is guarded by `conditio
         condition.lock()
         defer { condition.unlock() }
         if events.isEmpty { _ = condition.wait(until: Date(timeIntervalSinceNow: timeout)) }
-        defer { events = [] }
+        defer {
+            events = []
+            untakenSince = nil
+        }
         return events
+    }
+
+    /// Since when events of this streamed job have waited for its client to
+    /// take them (nil when none wait). A client that stops reading leaves
+    /// them waiting: its connection's thread only takes events when the
+    /// socket can take bytes.
+    var eventsWaitingSince: ContinuousClock.Instant? {
+        condition.lock()
+        defer { condition.unlock() }
+        return untakenSince
+    }
+
+    /// Calls `handler` once if the job is ended because its client stopped reading.
+    func onStall(_ handler: @escaping @Sendable () -> Void) {
+        condition.lock()
+        stallHandlers.append(handler)
+        condition.unlock()
+    }
+
+    /// Cancels the job because its client stopped reading, and tells those who asked.
+    func stall() {
+        cancellation.cancel()
+        condition.lock()
+        let handlers = stallHandlers
+        stallHandlers = []
+        condition.unlock()
+        for handler in handlers { handler() }
     }
 
     /// Calls `handler` once with the summary, token ids and text when the job

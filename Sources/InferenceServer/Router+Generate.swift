@@ -15,7 +15,7 @@ extension Router {
             return (json(200, body), job)
         }
         let format = StreamFormat.negotiate(accept: request.header("accept"))
-        return (streamResponse(job, encoding: format), job)
+        return (streamResponse(job, encoding: format, client: request.client), job)
     }
 
     func requireJSON(_ request: HTTPRequest) throws(APIError) {

@@ -21,6 +21,6 @@ extension Router {
             return (json(200, body), job)
         }
         let encoding = OpenAIStream(id: id, created: created, model: modelID, includeUsage: parsed.includeUsage)
-        return (streamResponse(job, encoding: encoding), job)
+        return (streamResponse(job, encoding: encoding, client: request.client), job)
     }
 }

@@ -28,7 +28,8 @@ public final class Router: Sendable {
     /// Starts serving `textModel`.
     public func modelLoaded(_ textModel: TextModel) {
         let scheduler = GenerationScheduler(textModel: textModel, maxActive: config.maxActive, maxQueued: config.maxQueued,
-                                            maxRequestDuration: .seconds(config.maxRequestSeconds), logger: logger)
+                                            maxRequestDuration: .seconds(config.maxRequestSeconds),
+                                            writeTimeout: .seconds(config.writeTimeoutSeconds), logger: logger)
         loaded.withLock { $0 = scheduler }
     }
 
@@ -159,63 +160,20 @@ public final class Router: Sendable {
         return job
     }
 
-    /// A streamed response that sends `job`'s events in `encoding` as they come.
-    func streamResponse(_ job: Job, encoding: some StreamEncoding) -> HTTPResponse {
-        let keepAlive = TimeInterval(config.keepAliveMilliseconds) / 1000
+    /// A streamed response that sends `job`'s events in `encoding` as they
+    /// come, pulled by the connection's own thread (see ``JobStream``).
+    func streamResponse(_ job: Job, encoding: some StreamEncoding, client: ClientConnection) -> HTTPResponse {
         let headers = [("Content-Type", encoding.contentType), ("Cache-Control", "no-cache"), ("X-Accel-Buffering", "no")]
-        return .stream(status: 200, headers: headers) { [self] writer in
-            if !stream(job, encoding: encoding, to: writer, keepAlive: keepAlive) {
-                job.cancellation.cancel()
-                if writer.hasStalled {
-                    metrics.streamStalled()
-                    logger.warning("stream stalled: the client took nothing for write_timeout_seconds; generation cancelled",
-                                   metadata: ["write_timeout_s": "\(config.writeTimeoutSeconds)"])
-                }
-            }
+        job.onStall { [self] in
+            // The connection's thread waits for the socket, which will not drain: fail it.
+            client.abort()
+            metrics.streamStalled()
+            logger.warning("stream stalled: the client took nothing for write_timeout_seconds; generation cancelled",
+                           metadata: ["write_timeout_s": "\(config.writeTimeoutSeconds)"])
         }
-    }
-
-    /// Sends `job`'s events as they come; false if the client left (a failed
-    /// write, or a probe while nothing is sent) or stopped reading.
-    private func stream(_ job: Job, encoding: some StreamEncoding, to writer: ResponseBodyWriter, keepAlive: TimeInterval) -> Bool {
-        let probeInterval = min(0.1, keepAlive)
-        var lastSent = Date()
-        while true {
-            let events = job.nextEvents(timeout: probeInterval)
-            if events.isEmpty {
-                if !writer.isClientConnected { return false }
-                if let line = encoding.keepAlive, job.isQueued, Date().timeIntervalSince(lastSent) >= keepAlive {
-                    _ = writer.write(line)
-                    lastSent = Date()
-                }
-                continue
-            }
-            // Everything that came since the last write goes out in one piece.
-            var bytes: [UInt8] = []
-            var summary: JobSummary?
-            for event in events {
-                switch event {
-                case .started:
-                    continue
-                case .token(let token):
-                    bytes += encoding.token(token)
-                case .finished(let final):
-                    bytes += encoding.final(final)
-                    summary = final
-                }
-            }
-            if !bytes.isEmpty {
-                if writer.write(bytes) {
-                    lastSent = Date()
-                } else if summary == nil {
-                    return false
-                }
-            }
-            if summary != nil {
-                writer.finish()
-                return true
-            }
-        }
+        let keepAlive = Duration.milliseconds(config.keepAliveMilliseconds)
+        return HTTPResponse(status: 200, headers: headers,
+                            body: .pull(JobStream(job, encoding: encoding, client: client, keepAlive: keepAlive)))
     }
 
     func json<Body: Encodable>(_ status: Int, _ body: Body) -> HTTPResponse {

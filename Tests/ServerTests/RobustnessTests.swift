@@ -35,13 +35,14 @@ import Testing
     /// A client that stops reading frees its slot once its bytes have waited
     /// write_timeout_seconds, with a log line and a metric.
     @Test func aStalledStreamIsCancelled() throws {
-        let server = try ServerProcess(["write_timeout_seconds=1", "max_num_tokens=100000"])
+        // Small buffers everywhere (and SSE's longer lines), so that they fill soon.
+        let server = try ServerProcess(["write_timeout_seconds=1", "max_num_tokens=100000", "connection_memory_bytes=4096"])
         let client = try RawClient(port: server.port, receiveBuffer: 2048)
-        _ = try server.generate(#"{"prompt": "A", "num_tokens": 100000}"#, accept: "application/x-ndjson", on: client)
+        _ = try server.generate(#"{"prompt": "A", "num_tokens": 100000}"#, accept: "text/event-stream", on: client)
         #expect(try eventually { try server.load().active == 1 })
-        // The socket buffers fill first (at the test model's pace in a debug build, some seconds).
+        // The buffers fill first, at the test model's pace (slow in a debug build on a busy machine).
         var freed = false
-        for _ in 0..<240 where !freed {
+        for _ in 0..<720 where !freed {
             usleep(250_000)
             freed = try server.load().active == 0
         }

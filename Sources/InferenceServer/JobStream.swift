@@ -1,0 +1,79 @@
+import Foundation
+import HTTP
+
+/// A job's events as a streamed body in some encoding, pulled by the
+/// connection's thread whenever the socket can take more.
+///
+/// A token crosses one hand-off: the model thread posts it to the job, and
+/// the connection's thread, waiting on the job, wakes and sends it. Nothing
+/// is buffered between the job and the socket, so a client that stops
+/// reading leaves its tokens waiting in the job, where the scheduler sees
+/// them (``Job/eventsWaitingSince``) and ends the generation after
+/// `write_timeout_seconds`.
+///
+/// While nothing comes, the socket is probed (a client gone cancels the job)
+/// and, for a queued job, keep-alive lines go out every `keepAlive`.
+// @unchecked: the mutable state is touched only by the connection's thread
+// (PulledBody's contract).
+final class JobStream<Encoding: StreamEncoding>: PulledBody, @unchecked Sendable {
+    /// How long one pull waits for the job before probing the client.
+    private static var waitSlice: TimeInterval { 0.1 }
+
+    private let job: Job
+    private let encoding: Encoding
+    private let client: ClientConnection
+    private let keepAlive: Duration
+    /// Encoded bytes not yet handed over (when the socket asked for fewer).
+    private var pending: [UInt8] = []
+    private var ended = false
+    private var lastSent = ContinuousClock.now
+
+    init(_ job: Job, encoding: Encoding, client: ClientConnection, keepAlive: Duration) {
+        self.job = job
+        self.encoding = encoding
+        self.client = client
+        self.keepAlive = keepAlive
+    }
+
+    func next(maxBytes: Int) -> PulledPiece {
+        if pending.isEmpty && !ended { pull() }
+        guard pending.isEmpty else {
+            let count = min(maxBytes, pending.count)
+            defer { pending.removeFirst(count) }
+            lastSent = .now
+            return .bytes(Array(pending.prefix(count)))
+        }
+        if ended { return .end }
+        guard client.isConnected else {
+            job.cancellation.cancel()
+            return .abort
+        }
+        return .notYet
+    }
+
+    /// Everything that came since the last pull, encoded in one piece, or a
+    /// keep-alive line when a queued job has been silent long enough.
+    private func pull() {
+        let events = job.nextEvents(timeout: Self.waitSlice)
+        if events.isEmpty {
+            if let line = encoding.keepAlive, job.isQueued, ContinuousClock.now - lastSent >= keepAlive {
+                pending = line
+            }
+            return
+        }
+        for event in events {
+            switch event {
+            case .started: continue
+            case .token(let token): pending += encoding.token(token)
+            case .finished(let summary):
+                pending += encoding.final(summary)
+                ended = true
+            }
+        }
+    }
+
+    /// A response that did not reach its end cancels the generation behind it.
+    func closed(delivered: Bool) {
+        if !delivered { job.cancellation.cancel() }
+    }
+}
