@@ -111,7 +111,7 @@ let package = Package(
         ),
         .testTarget(
             name: "InferenceServerTests",
-            dependencies: ["InferenceServer", "GPT"]
+            dependencies: ["InferenceServer", "GPT", "HTTP", .product(name: "Logging", package: "swift-log")]
         ),
         // Runs the built executables; depending on them makes `swift test` build them.
         .testTarget(

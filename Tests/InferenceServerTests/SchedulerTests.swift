@@ -1,0 +1,106 @@
+import Foundation
+import GPT
+import HTTP
+import Logging
+import Testing
+@testable import InferenceServer
+
+/// The scheduler and the router in-process, without a server: the limits on a
+/// generation, and what every answer gets from the router's one place.
+@Suite struct SchedulerTests {
+    static let textModel: TextModel = {
+        let config = GPTConfig(maxT: 64, vocabularySize: 2100, layers: 1, heads: 2, channels: 32)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("scheduler-tests-\(getpid()).bin").path
+        try! CheckpointWriter.write(config: config, parameters: CheckpointWriter.randomParameters(config: config, seed: 3), to: path)
+        let tokenizer = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("GPTTests/Fixtures/tokenizer/gpt2ish.json").path
+        return try! TextModel(checkpointPath: path, tokenizerPath: tokenizer)
+    }()
+
+    static func scheduler(maxRequest: Duration = .seconds(60), writeTimeout: Duration = .seconds(60)) -> GenerationScheduler {
+        GenerationScheduler(textModel: textModel, maxActive: 2, maxQueued: 2, maxRequestDuration: maxRequest,
+                            writeTimeout: writeTimeout, logger: Logger(label: "test"))
+    }
+
+    static func job(tokens: Int, delay: Int = 0, stream: Bool) -> Job {
+        var settings = GenerationSettings()
+        settings.numTokens = tokens
+        settings.seed = 1
+        return Job(request: GenerateRequest(prompt: "A", settings: settings, stream: stream, delayMilliseconds: delay),
+                   promptTokens: textModel.tokenizer.encode("A"))
+    }
+
+    @Test func aGenerationPastTheTimeCapIsCancelled() async throws {
+        let scheduler = Self.scheduler(maxRequest: .milliseconds(300))
+        let job = Self.job(tokens: 1000, delay: 50, stream: false)
+        try scheduler.submit(job)
+        let (summary, ids, _) = await job.result()
+        #expect(summary.finishReason == .cancelled)
+        #expect(ids.count < 1000)
+        scheduler.stop()
+    }
+
+    /// Tokens nobody takes stall the stream: the job ends, and those who asked are told.
+    @Test func untakenTokensStallTheStream() async throws {
+        let scheduler = Self.scheduler(writeTimeout: .milliseconds(300))
+        let job = Self.job(tokens: 100_000, delay: 1, stream: true)
+        let told = Gate()
+        job.onStall { told.open() }
+        try scheduler.submit(job)
+        let (summary, _, _) = await job.result()
+        #expect(summary.finishReason == .cancelled)
+        #expect(told.isOpen)
+        scheduler.stop()
+    }
+
+    /// A reader that keeps taking tokens is never stalled, however long the generation.
+    @Test func aReadingStreamIsNotStalled() async throws {
+        let scheduler = Self.scheduler(writeTimeout: .seconds(1))
+        let job = Self.job(tokens: 150, delay: 20, stream: true)
+        try scheduler.submit(job)
+        var finished: JobSummary?
+        while finished == nil {
+            for case .finished(let summary) in job.nextEvents(timeout: 0.05) { finished = summary }
+        }
+        #expect(finished?.finishReason == .length)
+        scheduler.stop()
+    }
+
+    @Test func cancelAllEndsRunningAndQueuedGenerations() async throws {
+        let scheduler = Self.scheduler()
+        let jobs = (0..<4).map { _ in Self.job(tokens: 100_000, delay: 10, stream: false) }
+        for job in jobs { try scheduler.submit(job) }
+        #expect(scheduler.cancelAll() == 4)
+        for job in jobs { #expect(await job.result().summary.finishReason == .cancelled) }
+        #expect(scheduler.waitUntilIdle(timeout: 10))
+        scheduler.stop()
+    }
+
+    /// CORS headers come from the router's one place, on errors as on answers.
+    @Test func everyAnswerGetsItsCorsHeadersInOnePlace() async throws {
+        var config = ServerConfig()
+        config.corsOrigins = ["https://app.example"]
+        let router = Router(config: config, logger: Logger(label: "test"))
+        router.modelLoaded(Self.textModel)
+        let origin = ["origin": "https://app.example"]
+        let notFound = await router.handle(HTTPRequest(method: "GET", path: "/nowhere", headers: origin))
+        let health = await router.handle(HTTPRequest(method: "GET", path: "/health", headers: origin))
+        let stream = await router.handle(HTTPRequest(method: "POST", path: "/generate",
+                                                     headers: origin.merging(["content-type": "application/json"]) { a, _ in a },
+                                                     body: Array(#"{"prompt": "A", "num_tokens": 2}"#.utf8)))
+        for response in [notFound, health, stream] {
+            #expect(response.headers.contains { $0 == ("Access-Control-Allow-Origin", "https://app.example") })
+        }
+        #expect(notFound.status == 404 && health.status == 200 && stream.status == 200)
+        if case .pull(let body) = stream.body { body.closed(delivered: false) } else { Issue.record("expected a pulled body") }
+        #expect(router.drain(timeout: 10))
+    }
+}
+
+/// A one-shot signal.
+final class Gate: @unchecked Sendable {
+    private let lock = NSLock()
+    private var opened = false
+    func open() { lock.withLock { opened = true } }
+    var isOpen: Bool { lock.withLock { opened } }
+}
