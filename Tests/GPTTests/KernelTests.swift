@@ -65,14 +65,18 @@ import Testing
         #expect(abs(fast.reduce(0, +) - 1) < 1e-5)
     }
 
-    /// Prefill onto an existing cache: 3 new tokens after 4 cached, 5 heads of 7 channels.
-    @Test mutating func attentionMatchesPlainLoops() {
-        let (start, T, C, NH) = (4, 3, 35, 5)
+    /// Prefill onto an existing cache: new tokens after 4 cached, 5 heads of 7
+    /// channels; 70 tokens make three blocks of queries, spread over the pool.
+    @Test(arguments: [(3, 1), (70, 1), (70, 2), (70, 3)])
+    mutating func attentionMatchesPlainLoops(T: Int, threads: Int) {
+        let (start, C, NH) = (4, 35, 5)
+        let pool = WorkerPool(threads: threads)
         let qkv = values(T * 3 * C), keys = values((start + T) * C), cachedValues = values((start + T) * C)
         var fast = [Float](repeating: .nan, count: T * C)
         var plain = fast
-        var scores = [Float](repeating: 0, count: T * (start + T))
-        Kernels.attention(&fast, qkv, keys: keys, values: cachedValues, scores: &scores, start: start, T: T, C: C, NH: NH)
+        var scores = [Float](repeating: .nan, count: threads * Kernels.attentionRows * (start + T))
+        Kernels.attention(&fast, qkv, keys: keys, values: cachedValues, scores: &scores, start: start, T: T, C: C, NH: NH,
+                          pool: pool)
         Kernels.attentionReference(&plain, qkv, keys: keys, values: cachedValues, start: start, T: T, C: C, NH: NH)
         #expect(maxDifference(fast, plain) < 1e-5)
     }
