@@ -81,32 +81,6 @@ import Testing
         #expect(maxDifference(fast, plain) < 1e-5)
     }
 
-    /// A few tokens' product, over every output column or a slice of them
-    /// (as one chunk of the worker pool computes it).
-    @Test(arguments: [(1, 35, 17), (1, 768, 129), (3, 16, 4), (16, 129, 3), (5, 64, 40)])
-    mutating func fewTokenMatmulMatchesPlainLoops(shape: (Int, Int, Int)) {
-        let (T, IC, OC) = shape
-        let input = values(T * IC), weight = values(OC * IC), bias = values(OC)
-        for useBias in [true, false] {
-            bias.withUnsafeBufferPointer { b in
-                let biasPointer = useBias ? b.baseAddress : nil
-                var plain = [Float](repeating: .nan, count: T * OC)
-                Kernels.matmulReference(&plain, input, weight, biasPointer, T: T, IC: IC, OC: OC)
-                for rows in [0..<OC, 1..<OC - 1, OC / 2..<OC] {
-                    var fast = [Float](repeating: .nan, count: T * OC)
-                    Kernels.matmulFewTokens(&fast, input, weight, biasPointer, T: T, IC: IC, OC: OC, rows: rows)
-                    for t in 0..<T {
-                        let row = t * OC
-                        let inside = rows.map { row + $0 }
-                        #expect(maxDifference(inside.map { fast[$0] }, inside.map { plain[$0] }) < 1e-5 * Float(IC).squareRoot())
-                        #expect((0..<OC).filter { !rows.contains($0) }.allSatisfy { fast[row + $0].isNaN },
-                                "columns outside \(rows) untouched")
-                    }
-                }
-            }
-        }
-    }
-
     /// A new token attending to the cache, head by head; heads of 7, 32 and 40 channels.
     @Test(arguments: [(35, 5, 9), (128, 4, 1), (120, 3, 30)])
     mutating func oneTokenAttentionMatchesPlainLoops(shape: (Int, Int, Int)) {

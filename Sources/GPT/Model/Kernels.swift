@@ -10,8 +10,8 @@ package enum Kernels {
 
     /// out (T, OC) = inp (T, IC) · weight (OC, IC)ᵀ + bias (OC).
     /// Fast because OpenBLAS's packed sgemm kernels run on tiles of the output
-    /// that the pool's threads share (Gemm.swift). (Model uses
-    /// `matmulFewTokens` for short passes, whose cost is reading the weights.)
+    /// that the pool's threads share (Gemm.swift). (Model uses CKernels'
+    /// `gpt_matmul_rows` for short passes, whose cost is reading the weights.)
     package static func matmul(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
                        _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
                        T: Int, IC: Int, OC: Int, pool: WorkerPool = .shared) {

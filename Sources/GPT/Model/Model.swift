@@ -1,3 +1,5 @@
+import CKernels
+
 /// GPT-2: the forward pass over weights that never change.
 ///
 /// One pass handles any number of new tokens: a whole prompt (prefill) or a
@@ -119,7 +121,8 @@ public final class Model: Sendable {
         // Chunks of about 32K multiply-adds: a few microseconds each, enough to
         // make a claim's cost negligible and to balance two threads.
         pool.forEachRange(OC, grain: max(4, (1 << 15) / (IC * T))) { rows in
-            Kernels.matmulFewTokens(out, inp, weight, bias, T: T, IC: IC, OC: OC, rows: rows)
+            gpt_matmul_rows(GPT_TYPE_F32, out, inp, weight, bias, Int32(T), Int32(IC), Int32(OC),
+                            Int32(rows.lowerBound), Int32(rows.upperBound))
         }
     }
 }
