@@ -41,9 +41,15 @@ let package = Package(
         .target(
             name: "JSON"
         ),
+        // The products of a few tokens for every weight type, AVX2 or portable C,
+        // chosen at run time (C, for target attributes and intrinsics).
+        .target(
+            name: "CKernels",
+            cSettings: [.unsafeFlags(["-O3"])]
+        ),
         .target(
             name: "GPT",
-            dependencies: ["CBLAS", "JSON"],
+            dependencies: ["CBLAS", "CKernels", "JSON"],
             swiftSettings: cpuFlags
         ),
         .target(

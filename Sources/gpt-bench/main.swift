@@ -17,6 +17,10 @@ struct Bench: ParsableCommand {
     @Option(help: "Compute threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Measured repetitions of each test (after one warm-up).") var repetitions = 3
     @Flag(help: "Print one JSON line instead of a table.") var json = false
+    @Option(name: .customLong("busy-neighbours"),
+            help: "Busy-looping processes to run alongside, as on a shared machine.") var busyNeighbours = 0
+    @Flag(help: "Also measure the machine's memory read bandwidth and give decode as a fraction of it.")
+    var bandwidth = false
 
     func validate() throws {
         guard (model == nil) != (synthetic == nil) else { throw ValidationError("give exactly one of --model or --synthetic") }
@@ -26,6 +30,7 @@ struct Bench: ParsableCommand {
         guard promptTokens >= 1, decodeTokens >= 1, repetitions >= 1, threads >= 1 else {
             throw ValidationError("--prompt-tokens, --decode-tokens, --repetitions and --threads must be at least 1")
         }
+        guard (0...64).contains(busyNeighbours) else { throw ValidationError("--busy-neighbours must be in 0...64") }
     }
 
     func run() throws {
@@ -50,6 +55,8 @@ struct Bench: ParsableCommand {
         guard promptTokens <= config.maxT, decodeTokens < config.maxT else {
             throw ValidationError("--prompt-tokens and --decode-tokens must fit the context of \(config.maxT)")
         }
+        let neighbours = try BusyNeighbours(count: busyNeighbours)
+        defer { neighbours.stop() }
         var random = Xoshiro256StarStar(seed: 7)
         let prompt = (0..<promptTokens).map { _ in Int(random.next() % UInt64(config.vocabularySize)) }
 
@@ -71,6 +78,8 @@ struct Bench: ParsableCommand {
             return generator.timings.tokensPerSecond
         }
 
+        neighbours.stop()
+        let readBytesPerSecond = bandwidth ? Bandwidth.measure() : nil
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         let peakRSS = Double(usage.ru_maxrss) / 1024  // kilobytes on Linux
@@ -80,7 +89,12 @@ struct Bench: ParsableCommand {
                             load_ms: loadMilliseconds, prompt_tokens: promptTokens, prefill_tokens_per_s: prefill.mean,
                             prefill_stddev: prefill.deviation, decode_tokens: decodeTokens,
                             decode_tokens_per_s: decode.mean, decode_stddev: decode.deviation,
-                            peak_rss_mb: peakRSS, weights_mb: weightMB, kv_cache_mb: cacheMB)
+                            peak_rss_mb: peakRSS, weights_mb: weightMB, kv_cache_mb: cacheMB,
+                            weight_type: "f32", busy_neighbours: busyNeighbours,
+                            read_gb_per_s: readBytesPerSecond.map { $0 / 1e9 },
+                            decode_fraction_of_bandwidth: readBytesPerSecond.map {
+                                decode.mean * Double(config.parameterCount * 4) / $0
+                            })
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
@@ -114,6 +128,11 @@ struct Result: Encodable {
     let peak_rss_mb: Double
     let weights_mb: Double
     let kv_cache_mb: Double
+    let weight_type: String
+    let busy_neighbours: Int
+    /// The machine's read bandwidth, and decode's share of it (a token reads every weight once).
+    let read_gb_per_s: Double?
+    let decode_fraction_of_bandwidth: Double?
 
     var table: String {
         let nameWidth = max(20, model.count + 2)
@@ -121,14 +140,20 @@ struct Result: Encodable {
             zip(cells, [nameWidth, 10, 8, 8, 18]).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined()
         }
         let params = String(format: "%.1fM", Double(parameters) / 1e6)
-        return [
+        var lines = [
             row(["model", "params", "threads", "test", "tokens/s"]),
             row([model, params, "\(threads)", "pp\(prompt_tokens)", String(format: "%.1f ± %.1f", prefill_tokens_per_s, prefill_stddev)]),
             row([model, params, "\(threads)", "tg\(decode_tokens)", String(format: "%.1f ± %.1f", decode_tokens_per_s, decode_stddev)]),
             String(format: "load %.1f ms%@, peak RSS %.0f MB (weights %.0f MB, KV cache at full context %.0f MB)",
                    load_ms, model.hasPrefix("synthetic") ? " (making random weights)" : " (map + validate)",
                    peak_rss_mb, weights_mb, kv_cache_mb),
-        ].joined(separator: "\n")
+            "weights \(weight_type)" + (busy_neighbours > 0 ? ", \(busy_neighbours) busy neighbour process(es) running" : ""),
+        ]
+        if let read_gb_per_s, let decode_fraction_of_bandwidth {
+            lines.append(String(format: "memory read %.1f GB/s with %d thread(s); decode reads the weights at %.0f%% of it",
+                                read_gb_per_s, threads, 100 * decode_fraction_of_bandwidth))
+        }
+        return lines.joined(separator: "\n")
     }
 }
 

@@ -65,42 +65,20 @@ import Testing
         #expect(abs(fast.reduce(0, +) - 1) < 1e-5)
     }
 
-    /// Prefill onto an existing cache: 3 new tokens after 4 cached, 5 heads of 7 channels.
-    @Test mutating func attentionMatchesPlainLoops() {
-        let (start, T, C, NH) = (4, 3, 35, 5)
+    /// Prefill onto an existing cache: new tokens after 4 cached, 5 heads of 7
+    /// channels; 70 tokens make three blocks of queries, spread over the pool.
+    @Test(arguments: [(3, 1), (70, 1), (70, 2), (70, 3)])
+    mutating func attentionMatchesPlainLoops(T: Int, threads: Int) {
+        let (start, C, NH) = (4, 35, 5)
+        let pool = WorkerPool(threads: threads)
         let qkv = values(T * 3 * C), keys = values((start + T) * C), cachedValues = values((start + T) * C)
         var fast = [Float](repeating: .nan, count: T * C)
         var plain = fast
-        var scores = [Float](repeating: 0, count: T * (start + T))
-        Kernels.attention(&fast, qkv, keys: keys, values: cachedValues, scores: &scores, start: start, T: T, C: C, NH: NH)
+        var scores = [Float](repeating: .nan, count: threads * Kernels.attentionRows * (start + T))
+        Kernels.attention(&fast, qkv, keys: keys, values: cachedValues, scores: &scores, start: start, T: T, C: C, NH: NH,
+                          pool: pool)
         Kernels.attentionReference(&plain, qkv, keys: keys, values: cachedValues, start: start, T: T, C: C, NH: NH)
         #expect(maxDifference(fast, plain) < 1e-5)
-    }
-
-    /// A few tokens' product, over every output column or a slice of them
-    /// (as one chunk of the worker pool computes it).
-    @Test(arguments: [(1, 35, 17), (1, 768, 129), (3, 16, 4), (16, 129, 3), (5, 64, 40)])
-    mutating func fewTokenMatmulMatchesPlainLoops(shape: (Int, Int, Int)) {
-        let (T, IC, OC) = shape
-        let input = values(T * IC), weight = values(OC * IC), bias = values(OC)
-        for useBias in [true, false] {
-            bias.withUnsafeBufferPointer { b in
-                let biasPointer = useBias ? b.baseAddress : nil
-                var plain = [Float](repeating: .nan, count: T * OC)
-                Kernels.matmulReference(&plain, input, weight, biasPointer, T: T, IC: IC, OC: OC)
-                for rows in [0..<OC, 1..<OC - 1, OC / 2..<OC] {
-                    var fast = [Float](repeating: .nan, count: T * OC)
-                    Kernels.matmulFewTokens(&fast, input, weight, biasPointer, T: T, IC: IC, OC: OC, rows: rows)
-                    for t in 0..<T {
-                        let row = t * OC
-                        let inside = rows.map { row + $0 }
-                        #expect(maxDifference(inside.map { fast[$0] }, inside.map { plain[$0] }) < 1e-5 * Float(IC).squareRoot())
-                        #expect((0..<OC).filter { !rows.contains($0) }.allSatisfy { fast[row + $0].isNaN },
-                                "columns outside \(rows) untouched")
-                    }
-                }
-            }
-        }
     }
 
     /// A new token attending to the cache, head by head; heads of 7, 32 and 40 channels.

@@ -43,7 +43,6 @@ import Testing
         var g = Gaussians(seed: 3)
         var inp = g.next(N * IC), weight = g.next(OC * IC), bias = g.next(OC)
         let projection = g.next(N * OC)
-        let ones = [Float](repeating: 1, count: N)
         func run(_ inp: [Float], _ weight: [Float], _ bias: [Float]) -> [Float] {
             var out = [Float](repeating: 0, count: N * OC)
             Matmul.forward(&out, inp, weight: weight, bias: bias, N: N, IC: IC, OC: OC)
@@ -51,7 +50,7 @@ import Testing
         }
         var dinp = [Float](repeating: 7, count: N * IC)  // overwritten, not accumulated
         var dweight = [Float](repeating: 0, count: OC * IC), dbias = [Float](repeating: 0, count: OC)
-        Matmul.backward(dinp: &dinp, dweight: &dweight, dbias: &dbias, projection, inp, weight: weight, ones: ones,
+        Matmul.backward(dinp: &dinp, dweight: &dweight, dbias: &dbias, projection, inp, weight: weight,
                         N: N, IC: IC, OC: OC)
         GradientCheck.expectMatches("dinp", x: &inp, analytic: dinp) { GradientCheck.project(run($0, weight, bias), projection) }
         GradientCheck.expectMatches("dweight", x: &weight, analytic: dweight) { GradientCheck.project(run(inp, $0, bias), projection) }

@@ -1,5 +1,6 @@
 import CBLAS
 import Foundation
+import Synchronization
 
 /// The layers of the forward pass, on raw row-major buffers. Shapes use the
 /// dimension letters of `GPTConfig` plus T, the tokens in this pass.
@@ -8,21 +9,17 @@ package enum Kernels {
     // MARK: matmul
 
     /// out (T, OC) = inp (T, IC) · weight (OC, IC)ᵀ + bias (OC).
-    /// Fast because OpenBLAS's sgemm streams the weights once per call with
-    /// both cores. (Model uses `matmulFewTokens` on its worker pool for short passes.)
+    /// Fast because OpenBLAS's packed sgemm kernels run on tiles of the output
+    /// that the pool's threads share (Gemm.swift). (Model uses CKernels'
+    /// `gpt_matmul_rows` for short passes, whose cost is reading the weights.)
     package static func matmul(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
                        _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
-                       T: Int, IC: Int, OC: Int) {
+                       T: Int, IC: Int, OC: Int, pool: WorkerPool = .shared) {
         if let bias {
             for t in 0..<T { (out + t * OC).update(from: bias, count: OC) }
         }
-        let beta: Float = bias == nil ? 0 : 1
-        if T == 1 {
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(OC), Int32(IC), 1, weight, Int32(IC), inp, 1, beta, out, 1)
-        } else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(T), Int32(OC), Int32(IC),
-                        1, inp, Int32(IC), weight, Int32(IC), beta, out, Int32(OC))
-        }
+        pool.sgemm(transposeB: true, M: T, N: OC, K: IC, inp, lda: IC, weight, ldb: IC,
+                   beta: bias == nil ? 0 : 1, out, ldc: OC)
     }
 
     package static func matmulReference(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
@@ -129,30 +126,41 @@ package enum Kernels {
 
     // MARK: attention
 
+    /// Rows of queries per chunk of a long pass's attention.
+    package static let attentionRows = 32
+
     /// Causal multi-head attention of T new tokens at positions start..<start+T.
     ///
     /// - out (T, C): each head writes its hs channels.
     /// - qkv (T, 3C): queries are its first C columns.
     /// - keys, values (start+T, C): the cache, new tokens' rows already written.
-    /// - scores: scratch of at least T * (start+T) floats.
+    /// - scores: scratch of `pool.threads · attentionRows · (start+T)` floats.
     ///
-    /// Fast because each head is two BLAS products over strided views of the
-    /// cache: Q·Kᵀ, then softmax(scores)·V.
+    /// Fast because each (head, block of 32 queries) is a chunk for the pool,
+    /// made of two single-threaded sgemms over strided views of the cache:
+    /// Q·Kᵀ over the keys that block can see, then softmax(scores)·V.
     package static func attention(_ out: UnsafeMutablePointer<Float>, _ qkv: UnsafePointer<Float>,
                           keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
-                          scores: UnsafeMutablePointer<Float>, start: Int, T: Int, C: Int, NH: Int) {
+                          scores: UnsafeMutablePointer<Float>, start: Int, T: Int, C: Int, NH: Int,
+                          pool: WorkerPool = .shared) {
         let hs = C / NH
-        let N = start + T  // keys visible to the last token
         let scale = 1 / Float(hs).squareRoot()
-        for h in 0..<NH {
+        let blocks = (T + attentionRows - 1) / attentionRows
+        pool.forEachChunk(NH * blocks) { k, worker in
+            // The last blocks see the most keys: hand them out first, so that no long chunk is left for the end.
+            let (h, reversed) = k.quotientAndRemainder(dividingBy: blocks)
+            let first = (blocks - 1 - reversed) * attentionRows
+            let R = min(attentionRows, T - first)
+            let N = start + first + R  // keys visible to the block's last query
+            let weights = scores + worker * attentionRows * (start + T)
             let offset = h * hs
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(T), Int32(N), Int32(hs),
-                        scale, qkv + offset, Int32(3 * C), keys + offset, Int32(C), 0, scores, Int32(N))
-            for t in 0..<T {
-                softmax(scores + t * N, count: start + t + 1, width: N)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(R), Int32(N), Int32(hs),
+                        scale, qkv + first * 3 * C + offset, Int32(3 * C), keys + offset, Int32(C), 0, weights, Int32(N))
+            for t in 0..<R {
+                softmax(weights + t * N, count: start + first + t + 1, width: N)
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(T), Int32(hs), Int32(N),
-                        1, scores, Int32(N), values + offset, Int32(C), 0, out + offset, Int32(C))
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(R), Int32(hs), Int32(N),
+                        1, weights, Int32(N), values + offset, Int32(C), 0, out + first * C + offset, Int32(C))
         }
     }
 
@@ -182,10 +190,11 @@ package enum Kernels {
     }
 }
 
-/// Threads for the forward pass: OpenBLAS's process-wide pool (prompts) and
-/// ``WorkerPool/shared`` (single tokens), which takes its size from here at
-/// its first use, so set this before the first pass.
+/// Threads for every product: the size of ``WorkerPool/shared``, which takes
+/// it at its first use, so set this before the first pass. OpenBLAS always
+/// runs single-threaded, inside the pool's tiles (see Gemm.swift).
 public enum ComputeThreads {
-    public static var count: Int { Int(openblas_get_num_threads()) }
-    public static func set(_ count: Int) { openblas_set_num_threads(Int32(max(1, count))) }
+    private static let requested = Atomic<Int>(ProcessInfo.processInfo.activeProcessorCount)
+    public static var count: Int { requested.load(ordering: .relaxed) }
+    public static func set(_ count: Int) { requested.store(max(1, count), ordering: .relaxed) }
 }

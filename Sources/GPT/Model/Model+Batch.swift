@@ -17,7 +17,7 @@ extension Model {
         precondition(states.allSatisfy { $0.length < $0.capacity }, "every sequence needs room for one more position")
         precondition(tokens.allSatisfy { $0 >= 0 && $0 < V }, "token ids must be in 0..<\(V)")
         let positions = states.map(\.length)
-        let scratch = RunState.Scratch(config: config, tokens: B, keys: positions.max()! + 1)
+        let scratch = RunState.Scratch(config: config, tokens: B, keys: positions.max()! + 1, workers: pool.threads)
         let logits = pass(tokens, states: states, positions: positions, scratch: scratch, logitsFrom: 0)
         for state in states { state.length += 1 }
         return (0..<B).map { Array(logits[$0 * V ..< ($0 + 1) * V]) }

@@ -1,3 +1,5 @@
+import CKernels
+
 /// GPT-2: the forward pass over weights that never change.
 ///
 /// One pass handles any number of new tokens: a whole prompt (prefill) or a
@@ -36,7 +38,7 @@ public final class Model: Sendable {
         precondition(start + T <= state.capacity, "the sequence does not fit the cache (\(start + T) > \(state.capacity))")
         precondition(tokens.allSatisfy { $0 >= 0 && $0 < V }, "token ids must be in 0..<\(V)")
         let logits = pass(tokens, states: Array(repeating: state, count: T), positions: Array(start..<start + T),
-                          scratch: state.scratch(tokens: T), logitsFrom: allPositions ? 0 : T - 1)
+                          scratch: state.scratch(tokens: T, workers: pool.threads), logitsFrom: allPositions ? 0 : T - 1)
         state.length = start + T
         return logits
     }
@@ -78,7 +80,7 @@ public final class Model: Sendable {
             } else {
                 // Only a prompt is this long: one sequence, consecutive positions.
                 Kernels.attention(s.attended, s.qkv, keys: states[0].keys(layer: l), values: states[0].values(layer: l),
-                                  scores: s.scores, start: positions[0], T: T, C: C, NH: NH)
+                                  scores: s.scores, start: positions[0], T: T, C: C, NH: NH, pool: pool)
             }
             linear(s.projected, s.attended, w.layer(l, .attprojw), w.layer(l, .attprojb), T: T, IC: C, OC: C)
             Kernels.add(s.x, s.projected, count: T * C)
@@ -101,25 +103,26 @@ public final class Model: Sendable {
         }
     }
 
-    /// Passes of at most this many tokens run on our worker pool; longer
-    /// ones use OpenBLAS's sgemm, whose packing pays off only on many rows.
+    /// Passes of at most this many tokens use our few-token kernels; longer
+    /// ones OpenBLAS's sgemm tiles, whose packing pays off only on many rows.
     /// (Measured: ours is ahead at 4 and 8 tokens and level at 16, on both
     /// the bundled model and the 124M shape.)
     static let fewTokens = 16
 
-    /// out (T, OC) = inp (T, IC) · weight (OC, IC)ᵀ + bias: OpenBLAS's sgemm
-    /// for many tokens (compute-bound), our kernel on the worker pool for a
-    /// few (bound by reading the weights; see `WorkerPool` for why not OpenBLAS).
+    /// out (T, OC) = inp (T, IC) · weight (OC, IC)ᵀ + bias, on the worker pool:
+    /// OpenBLAS's sgemm tiles for many tokens (compute-bound), our kernel for
+    /// a few (bound by reading the weights).
     private func linear(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
                         _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?, T: Int, IC: Int, OC: Int) {
         guard T <= Self.fewTokens else {
-            Kernels.matmul(out, inp, weight, bias, T: T, IC: IC, OC: OC)
+            Kernels.matmul(out, inp, weight, bias, T: T, IC: IC, OC: OC, pool: pool)
             return
         }
         // Chunks of about 32K multiply-adds: a few microseconds each, enough to
         // make a claim's cost negligible and to balance two threads.
         pool.forEachRange(OC, grain: max(4, (1 << 15) / (IC * T))) { rows in
-            Kernels.matmulFewTokens(out, inp, weight, bias, T: T, IC: IC, OC: OC, rows: rows)
+            gpt_matmul_rows(GPT_TYPE_F32, out, inp, weight, bias, Int32(T), Int32(IC), Int32(OC),
+                            Int32(rows.lowerBound), Int32(rows.upperBound))
         }
     }
 }

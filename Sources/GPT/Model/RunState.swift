@@ -20,7 +20,7 @@ public final class RunState {
         let cacheSize = config.layers * capacity * config.channels
         keys = .allocate(capacity: cacheSize)
         values = .allocate(capacity: cacheSize)
-        scratch = Scratch(config: config, tokens: 1, keys: capacity)
+        scratch = Scratch(config: config, tokens: 1, keys: capacity, workers: 1)
     }
 
     deinit {
@@ -35,33 +35,40 @@ public final class RunState {
     func keys(layer l: Int) -> UnsafeMutablePointer<Float> { keys + l * capacity * config.channels }
     func values(layer l: Int) -> UnsafeMutablePointer<Float> { values + l * capacity * config.channels }
 
-    /// Scratch for a pass of T tokens.
-    func scratch(tokens T: Int) -> Scratch {
-        if scratch.tokens < T { scratch = Scratch(config: config, tokens: T, keys: capacity) }
+    /// Scratch for a pass of T tokens on a pool of `workers` threads.
+    func scratch(tokens T: Int, workers: Int) -> Scratch {
+        if scratch.tokens < T || scratch.workers < workers {
+            scratch = Scratch(config: config, tokens: T, keys: capacity, workers: workers)
+        }
         return scratch
     }
 
     /// Activations of one pass of up to `tokens` tokens.
     final class Scratch {
         let tokens: Int
+        let workers: Int
         let x: UnsafeMutablePointer<Float>       // (T, C) residual stream
         let normed: UnsafeMutablePointer<Float>  // (T, C) LayerNorm output
         let qkv: UnsafeMutablePointer<Float>     // (T, 3C)
         let attended: UnsafeMutablePointer<Float>  // (T, C) attention output before projection
         let projected: UnsafeMutablePointer<Float> // (T, C) output of a projection, added to x
         let hidden: UnsafeMutablePointer<Float>  // (T, 4C) MLP hidden layer
-        let scores: UnsafeMutablePointer<Float>  // attention weights: of one head for all T tokens, or of each (token, head) pair
+        // Attention weights over `keys` positions: of each (token, head) pair
+        // in a short pass; of one block of queries per worker in a long one.
+        let scores: UnsafeMutablePointer<Float>
 
-        init(config: GPTConfig, tokens T: Int, keys: Int) {
+        init(config: GPTConfig, tokens T: Int, keys: Int, workers: Int) {
             let C = config.channels
             tokens = T
+            self.workers = workers
             x = .allocate(capacity: T * C)
             normed = .allocate(capacity: T * C)
             qkv = .allocate(capacity: T * 3 * C)
             attended = .allocate(capacity: T * C)
             projected = .allocate(capacity: T * C)
             hidden = .allocate(capacity: T * 4 * C)
-            scores = .allocate(capacity: max(T, min(T, Model.fewTokens) * config.heads) * keys)
+            let rows = T <= Model.fewTokens ? T * config.heads : workers * Kernels.attentionRows
+            scores = .allocate(capacity: rows * keys)
         }
 
         deinit {

@@ -1,3 +1,4 @@
+import CBLAS
 import Foundation
 import Synchronization
 
@@ -14,6 +15,9 @@ import Synchronization
 ///   that is not running (only for a chunk already claimed);
 /// - helpers spin briefly between loops, then park, leaving the cores to
 ///   other threads when generation pauses.
+/// - the caller, once no chunk is left to claim, waits for the chunks still
+///   running by blocking, not spinning, so that a helper the OS took away
+///   can get the caller's core back.
 /// Every chunk writes its own rows, so results do not depend on which thread
 /// ran which chunk: the same bits with one thread or many.
 package final class WorkerPool: @unchecked Sendable {
@@ -30,26 +34,30 @@ package final class WorkerPool: @unchecked Sendable {
     private let ticket = Atomic<UInt64>(0)
     /// Chunks of the current loop finished.
     private let finished = Atomic<Int>(0)
-    /// The current loop's body. Written by the caller before it publishes a
-    /// new ticket, read by a helper only after it claimed a chunk of that
-    /// ticket, and not rewritten until every claimed chunk is finished.
-    private var body: ((Int) -> Void)?
+    /// The current loop's body (chunk, worker). Written by the caller before
+    /// it publishes a new ticket, read by a helper only after it claimed a
+    /// chunk of that ticket, and not rewritten until every claimed chunk is finished.
+    private var body: ((Int, Int) -> Void)?
     /// One caller at a time; another caller meanwhile runs its loops alone.
     private let caller = Mutex<Void>(())
     /// Parking place for idle helpers.
     private let parking = NSCondition()
     private var parked = 0
+    /// Where the caller blocks until the helpers' last chunks finish.
+    private let finishing = NSCondition()
     /// How long a helper spins for the next loop before parking.
     private static let spinTime: Duration = .microseconds(200)
 
     package init(threads: Int) {
         self.threads = max(1, threads)
+        // Our threads run OpenBLAS one tile at a time; its own would spin (Gemm.swift).
+        openblas_set_num_threads(1)
         for index in 1..<self.threads {
             // Pools live as long as the process. Named from inside: on Linux a
             // name given before start() does not reach the OS thread.
             Thread {
                 Thread.current.name = "gpt-worker-\(index)"
-                self.helperLoop()
+                self.helperLoop(worker: index)
             }.start()
         }
     }
@@ -58,16 +66,23 @@ package final class WorkerPool: @unchecked Sendable {
     /// threads; returns when all have returned. Chunks must not depend on
     /// each other's order. At most 65,535 chunks.
     package func forEachChunk(_ chunks: Int, _ body: (Int) -> Void) {
+        forEachChunk(chunks) { k, _ in body(k) }
+    }
+
+    /// Like ``forEachChunk(_:_:)-(_,(Int)->Void)``, also telling each call which
+    /// worker runs it (0..<threads): chunks that run at the same time have
+    /// different workers, so a chunk may use scratch memory of its worker's own.
+    package func forEachChunk(_ chunks: Int, _ body: (_ chunk: Int, _ worker: Int) -> Void) {
         precondition(chunks >= 0 && chunks < 1 << 16, "0..<65536 chunks")
         guard threads > 1, chunks > 1 else {
-            for k in 0..<chunks { body(k) }
+            for k in 0..<chunks { body(k, 0) }
             return
         }
         let ran: Void? = caller.withLockIfAvailable { _ in
             withoutActuallyEscaping(body) { body in runShared(chunks, body) }
         }
         if ran == nil {
-            for k in 0..<chunks { body(k) }
+            for k in 0..<chunks { body(k, 0) }
         }
     }
 
@@ -78,7 +93,7 @@ package final class WorkerPool: @unchecked Sendable {
         forEachChunk(chunks) { k in body(k * count / chunks..<(k + 1) * count / chunks) }
     }
 
-    private func runShared(_ chunks: Int, _ body: @escaping (Int) -> Void) {
+    private func runShared(_ chunks: Int, _ body: @escaping (Int, Int) -> Void) {
         self.body = body
         let generation = (ticket.load(ordering: .relaxed) >> 32) &+ 1
         finished.store(0, ordering: .relaxed)
@@ -86,30 +101,45 @@ package final class WorkerPool: @unchecked Sendable {
         parking.lock()
         if parked > 0 { parking.broadcast() }
         parking.unlock()
-        while claimAndRun(generation: generation) {}
-        while finished.load(ordering: .acquiring) < chunks {}
+        while claimAndRun(generation: generation, worker: 0) {}
+        // Chunks still running belong to helpers; a short spin covers the usual
+        // case of one finishing now, blocking covers a helper that was descheduled.
+        var spins = 0
+        while finished.load(ordering: .acquiring) < chunks && spins < 2_000 { spins += 1 }
+        if finished.load(ordering: .acquiring) < chunks {
+            finishing.lock()
+            while finished.load(ordering: .acquiring) < chunks { finishing.wait() }
+            finishing.unlock()
+        }
         self.body = nil
     }
 
     /// Claims the next chunk of loop `generation` and runs it; false when that
     /// loop has no chunk left (or is over).
-    private func claimAndRun(generation: UInt64) -> Bool {
+    private func claimAndRun(generation: UInt64, worker: Int) -> Bool {
         var current = ticket.load(ordering: .acquiring)
         while true {
             let next = current & 0xFFFF
-            guard current >> 32 == generation, next < (current >> 16) & 0xFFFF else { return false }
+            let chunks = (current >> 16) & 0xFFFF
+            guard current >> 32 == generation, next < chunks else { return false }
             let (exchanged, original) = ticket.compareExchange(
                 expected: current, desired: current + 1, ordering: .acquiringAndReleasing)
             if exchanged {
-                body!(Int(next))
-                finished.add(1, ordering: .releasing)
+                body!(Int(next), worker)
+                let done = finished.add(1, ordering: .acquiringAndReleasing).newValue
+                if done == Int(chunks) && worker != 0 {
+                    // Under the lock, so the caller cannot miss it between its check and its wait.
+                    finishing.lock()
+                    finishing.signal()
+                    finishing.unlock()
+                }
                 return true
             }
             current = original
         }
     }
 
-    private func helperLoop() {
+    private func helperLoop(worker: Int) {
         var seen: UInt64 = 0  // the last generation this helper worked on or found empty
         let clock = ContinuousClock()
         while true {
@@ -127,7 +157,7 @@ package final class WorkerPool: @unchecked Sendable {
                 spinUntil = clock.now + Self.spinTime
             }
             seen = ticket.load(ordering: .acquiring) >> 32
-            while claimAndRun(generation: seen) {}
+            while claimAndRun(generation: seen, worker: worker) {}
         }
     }
 }

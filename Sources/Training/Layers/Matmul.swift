@@ -1,7 +1,7 @@
-import CBLAS
 import GPT
 
-/// A linear layer, out = inp · weightᵀ + bias, on OpenBLAS for both passes.
+/// A linear layer, out = inp · weightᵀ + bias, on the worker pool's sgemm
+/// tiles for both passes.
 enum Matmul {
     /// out (N, OC) = inp (N, IC) · weight (OC, IC)ᵀ + bias (OC).
     /// The engine's kernel, so training and inference compute the same numbers.
@@ -12,17 +12,22 @@ enum Matmul {
 
     /// dinp (N, IC) = dout (N, OC) · weight (OC, IC)   (overwritten, not accumulated);
     /// dweight (OC, IC) += doutᵀ · inp (N, IC);
-    /// dbias (OC) += Σ_n dout[n], as doutᵀ · ones (N).
+    /// dbias (OC) += Σ_n dout[n].
     static func backward(dinp: UnsafeMutablePointer<Float>, dweight: UnsafeMutablePointer<Float>,
                          dbias: UnsafeMutablePointer<Float>?, _ dout: UnsafePointer<Float>,
-                         _ inp: UnsafePointer<Float>, weight: UnsafePointer<Float>, ones: UnsafePointer<Float>,
+                         _ inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                          N: Int, IC: Int, OC: Int) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(N), Int32(IC), Int32(OC),
-                    1, dout, Int32(OC), weight, Int32(IC), 0, dinp, Int32(IC))
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(OC), Int32(IC), Int32(N),
-                    1, dout, Int32(OC), inp, Int32(IC), 1, dweight, Int32(IC))
+        let pool = WorkerPool.shared
+        pool.sgemm(M: N, N: IC, K: OC, dout, lda: OC, weight, ldb: IC, dinp, ldc: IC)
+        pool.sgemm(transposeA: true, M: OC, N: IC, K: N, dout, lda: OC, inp, ldb: IC, beta: 1, dweight, ldc: IC)
         if let dbias {
-            cblas_sgemv(CblasRowMajor, CblasTrans, Int32(N), Int32(OC), 1, dout, Int32(OC), ones, 1, 1, dbias, 1)
+            // Column sums of dout, a block of columns per chunk, rows in order.
+            pool.forEachRange(OC, grain: 64) { columns in
+                for n in 0..<N {
+                    let row = dout + n * OC
+                    for o in columns { dbias[o] += row[o] }
+                }
+            }
         }
     }
 }

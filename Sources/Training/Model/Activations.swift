@@ -71,7 +71,6 @@ final class ActivationGradients {
     let datty: FloatBuffer       // (B, T, C)
     let dhidden: FloatBuffer     // (B, T, 4C)  of the MLP hidden layer, after then before GELU
     let datt: FloatBuffer        // (B, NH, T, T)
-    let ones: FloatBuffer        // (B · T)     all 1: bias gradients are doutᵀ · ones
 
     init(B: Int, T: Int, C: Int, NH: Int) {
         let N = B * T
@@ -81,7 +80,5 @@ final class ActivationGradients {
         datty = FloatBuffer(count: N * C)
         dhidden = FloatBuffer(count: N * 4 * C)
         datt = FloatBuffer(count: B * NH * T * T)
-        ones = FloatBuffer(count: N)
-        ones.pointer.update(repeating: 1, count: N)
     }
 }

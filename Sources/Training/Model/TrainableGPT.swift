@@ -135,14 +135,13 @@ public final class TrainableGPT {
         let p = ParameterPointers(layout: layout, base: parameterBuffer.pointer)
         let g = ParameterPointers(layout: layout, base: gradientBuffer.pointer)
         let a = acts, d = grads
-        let ones = d.ones.pointer
 
         // loss = mean over the N positions, so each position's loss has weight 1/N.
         targets.withUnsafeBufferPointer { targets in
             CrossEntropy.backward(a.logits.pointer, targets: targets.baseAddress!, dloss: 1 / Float(N), N: N, V: V)
         }
         Matmul.backward(dinp: d.dln.pointer, dweight: g[.wte], dbias: nil, a.logits.pointer, a.lnf.pointer,
-                        weight: p[.wte], ones: ones, N: N, IC: C, OC: V)
+                        weight: p[.wte], N: N, IC: C, OC: V)
         let dresidual = d.dresidual.pointer  // (B, T, C): ∂loss/∂(the residual stream at the current depth)
         dresidual.update(repeating: 0, count: N * C)
         let last = L > 0 ? a.layer(a.residual3, L - 1, width: C) : a.encoded.pointer
@@ -159,20 +158,20 @@ public final class TrainableGPT {
             // MLP branch: residual3 = residual2 + fcproj(...), so dresidual is also d(fcproj output)
             // and, once LN2's gradient is added, d(residual2).
             Matmul.backward(dinp: d.dhidden.pointer, dweight: g[.fcprojw, l], dbias: g[.fcprojb, l], dresidual, fchGelu,
-                            weight: p[.fcprojw, l], ones: ones, N: N, IC: 4 * C, OC: C)
+                            weight: p[.fcprojw, l], N: N, IC: 4 * C, OC: C)
             GELU.backward(d.dhidden.pointer, fch, count: N * 4 * C)
             Matmul.backward(dinp: d.dln.pointer, dweight: g[.fcw, l], dbias: g[.fcb, l], d.dhidden.pointer, ln2,
-                            weight: p[.fcw, l], ones: ones, N: N, IC: C, OC: 4 * C)
+                            weight: p[.fcw, l], N: N, IC: C, OC: 4 * C)
             LayerNorm.backward(dinp: dresidual, dweight: g[.ln2w, l], dbias: g[.ln2b, l], d.dln.pointer, residual2,
                                weight: p[.ln2w, l], mean: a.layer(a.ln2Mean, l, width: 1),
                                rstd: a.layer(a.ln2Rstd, l, width: 1), N: N, C: C)
             // Attention branch, the same way: dresidual becomes d(layer input).
             Matmul.backward(dinp: d.datty.pointer, dweight: g[.attprojw, l], dbias: g[.attprojb, l], dresidual, atty,
-                            weight: p[.attprojw, l], ones: ones, N: N, IC: C, OC: C)
+                            weight: p[.attprojw, l], N: N, IC: C, OC: C)
             Attention.backward(dqkv: d.dqkv.pointer, datt: d.datt.pointer, d.datty.pointer, qkv, att: a.att(l),
                                B: B, T: T, C: C, NH: NH)
             Matmul.backward(dinp: d.dln.pointer, dweight: g[.qkvw, l], dbias: g[.qkvb, l], d.dqkv.pointer, ln1,
-                            weight: p[.qkvw, l], ones: ones, N: N, IC: C, OC: 3 * C)
+                            weight: p[.qkvw, l], N: N, IC: C, OC: 3 * C)
             LayerNorm.backward(dinp: dresidual, dweight: g[.ln1w, l], dbias: g[.ln1b, l], d.dln.pointer, residual,
                                weight: p[.ln1w, l], mean: a.layer(a.ln1Mean, l, width: 1),
                                rstd: a.layer(a.ln1Rstd, l, width: 1), N: N, C: C)

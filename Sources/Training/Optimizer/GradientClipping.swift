@@ -5,9 +5,10 @@ public enum GradientClipping {
     /// ‖g‖₂, accumulated in Double.
     public static func norm(_ gradients: UnsafeBufferPointer<Float>) -> Double {
         let g = gradients.baseAddress!
-        var partials = [Double](repeating: 0, count: Parallel.workers)
+        // A fixed number of parts, summed in order: the same norm for any thread count.
+        let chunks = 16
+        var partials = [Double](repeating: 0, count: chunks)
         partials.withUnsafeMutableBufferPointer { partials in
-            let chunks = Parallel.workers
             Parallel.forEachChunk(chunks, grain: 1) { ks in
                 for k in ks {
                     let range = k * gradients.count / chunks..<(k + 1) * gradients.count / chunks

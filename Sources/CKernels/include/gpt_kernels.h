@@ -1,0 +1,59 @@
+// Products of weight rows with a few activation rows, for every weight type
+// the engine reads, with the instruction set chosen when the process starts.
+// The Swift side (Sources/GPT/Model) cuts the work into ranges of rows and
+// spreads them over its worker pool; these functions run one range.
+#ifndef GPT_KERNELS_H
+#define GPT_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/// How weights are stored. q8_0 and q4_0 are GGUF's blocks of 32 weights
+/// with one float16 scale: 32 int8 (34 bytes), or 32 packed 4-bit values
+/// less 8 (18 bytes; low nibbles are weights 0-15, high nibbles 16-31).
+typedef enum {
+    GPT_TYPE_F32 = 0,
+    GPT_TYPE_F16 = 1,
+    GPT_TYPE_BF16 = 2,
+    GPT_TYPE_Q8_0 = 3,
+    GPT_TYPE_Q4_0 = 4,
+} gpt_type;
+
+/// Instruction sets of the kernels.
+typedef enum {
+    GPT_ISA_PORTABLE = 0,  // plain C, any CPU
+    GPT_ISA_AVX2 = 1,      // x86-64 with AVX2, FMA and F16C
+} gpt_isa;
+
+/// The best instruction set this CPU has: what gpt_matmul_rows uses.
+gpt_isa gpt_kernels_isa(void);
+
+/// Bytes of one row of `columns` weights (a multiple of 32 for q8_0 and q4_0).
+size_t gpt_row_bytes(gpt_type type, int columns);
+
+/// Bytes of one activation row of `columns` floats quantized for q8_0/q4_0
+/// weights by gpt_quantize_activations (a float scale and 32 int8 per block).
+size_t gpt_quantized_activation_bytes(int columns);
+
+/// Quantizes `rows` rows of `columns` floats (a multiple of 32) to 8 bits
+/// per block of 32, for the integer dot products of q8_0 and q4_0 weights.
+void gpt_quantize_activations(const float *x, void *out, int rows, int columns);
+
+/// out[t * OC + o] = Σ_i weight[o][i] · x[t][i] + bias[o], for rows
+/// o in [first, last) and tokens t < T. `x` is T rows of IC floats, or for
+/// q8_0 and q4_0 weights the same rows quantized by gpt_quantize_activations.
+/// Every (row, token) is summed the same way whatever T is, so a token gets
+/// the same bits alone or in a batch. `bias` may be NULL.
+void gpt_matmul_rows(gpt_type type, float *out, const void *x, const void *weight, const float *bias,
+                     int T, int IC, int OC, int first, int last);
+
+/// gpt_matmul_rows with a given instruction set, which the CPU must have
+/// (tests hold every path to the plain reference).
+void gpt_matmul_rows_isa(gpt_isa isa, gpt_type type, float *out, const void *x, const void *weight,
+                         const float *bias, int T, int IC, int OC, int first, int last);
+
+/// Rows [first, last) of a weight matrix with IC columns, widened to floats
+/// (out holds (last - first) rows of IC): the input of a prefill tile's sgemm.
+void gpt_widen_rows(gpt_type type, const void *weight, float *out, int IC, int first, int last);
+
+#endif

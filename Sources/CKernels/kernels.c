@@ -1,0 +1,360 @@
+// The kernels of gpt_kernels.h: a portable C version of each, and an AVX2 +
+// FMA + F16C version chosen at start-up when the CPU has those. The package
+// is built for the baseline x86-64 (or arm64); only the functions marked
+// AVX2 below are compiled for more, so the binary runs anywhere.
+#include "gpt_kernels.h"
+
+#include <math.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
+#endif
+
+// MARK: formats
+
+typedef struct {
+    uint16_t d;  // float16 scale
+    int8_t qs[32];
+} block_q8_0;
+
+typedef struct {
+    uint16_t d;
+    uint8_t qs[16];  // weight j in the low nibble of byte j, weight j + 16 in its high nibble
+} block_q4_0;
+
+// An activation block: its scale stays a float (only weights are stored as halves).
+typedef struct {
+    float d;
+    int8_t qs[32];
+} block_act;
+
+_Static_assert(sizeof(block_q8_0) == 34, "q8_0 block");
+_Static_assert(sizeof(block_q4_0) == 18, "q4_0 block");
+_Static_assert(sizeof(block_act) == 36, "activation block");
+
+static float half_to_float(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+    uint32_t exponent = (h >> 10) & 0x1F;
+    uint32_t mantissa = h & 0x3FF;
+    uint32_t bits;
+    if (exponent == 0x1F) {
+        bits = sign | 0x7F800000 | (mantissa << 13);  // inf, nan
+    } else if (exponent != 0) {
+        bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
+    } else if (mantissa == 0) {
+        bits = sign;
+    } else {  // subnormal: normalise
+        exponent = 113;
+        while (!(mantissa & 0x400)) { mantissa <<= 1; exponent--; }
+        bits = sign | (exponent << 23) | ((mantissa & 0x3FF) << 13);
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+static float bf16_to_float(uint16_t b) {
+    uint32_t bits = (uint32_t)b << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+size_t gpt_row_bytes(gpt_type type, int columns) {
+    switch (type) {
+    case GPT_TYPE_F32: return (size_t)columns * 4;
+    case GPT_TYPE_F16:
+    case GPT_TYPE_BF16: return (size_t)columns * 2;
+    case GPT_TYPE_Q8_0: return (size_t)columns / 32 * sizeof(block_q8_0);
+    case GPT_TYPE_Q4_0: return (size_t)columns / 32 * sizeof(block_q4_0);
+    }
+    return 0;
+}
+
+size_t gpt_quantized_activation_bytes(int columns) { return (size_t)columns / 32 * sizeof(block_act); }
+
+// MARK: dispatch
+
+#if defined(__x86_64__)
+static int cpu_has_avx2(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+}
+#else
+static int cpu_has_avx2(void) { return 0; }
+#endif
+
+gpt_isa gpt_kernels_isa(void) {
+    // Worked out once; threads that race here all find the same answer.
+    static int best = -1;
+    if (best < 0) best = cpu_has_avx2() ? GPT_ISA_AVX2 : GPT_ISA_PORTABLE;
+    return (gpt_isa)best;
+}
+
+// MARK: portable kernels
+// Each sums in eight interleaved partial sums, which compilers vectorise.
+
+static float dot_f32_portable(const float *w, const float *x, int n) {
+    float s[8] = {0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) s[k] += w[i + k] * x[i + k];
+    float total = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+    for (; i < n; i++) total += w[i] * x[i];
+    return total;
+}
+
+static float dot_f16_portable(const uint16_t *w, const float *x, int n) {
+    float s[8] = {0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) s[k] += half_to_float(w[i + k]) * x[i + k];
+    float total = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+    for (; i < n; i++) total += half_to_float(w[i]) * x[i];
+    return total;
+}
+
+static float dot_bf16_portable(const uint16_t *w, const float *x, int n) {
+    float s[8] = {0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) s[k] += bf16_to_float(w[i + k]) * x[i + k];
+    float total = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+    for (; i < n; i++) total += bf16_to_float(w[i]) * x[i];
+    return total;
+}
+
+static float dot_q8_0_portable(const block_q8_0 *w, const block_act *x, int blocks) {
+    float total = 0;
+    for (int b = 0; b < blocks; b++) {
+        int32_t sum = 0;
+        for (int k = 0; k < 32; k++) sum += (int32_t)w[b].qs[k] * x[b].qs[k];
+        total += half_to_float(w[b].d) * x[b].d * (float)sum;
+    }
+    return total;
+}
+
+static float dot_q4_0_portable(const block_q4_0 *w, const block_act *x, int blocks) {
+    float total = 0;
+    for (int b = 0; b < blocks; b++) {
+        int32_t sum = 0;
+        for (int k = 0; k < 16; k++) {
+            sum += ((w[b].qs[k] & 0x0F) - 8) * x[b].qs[k];
+            sum += ((w[b].qs[k] >> 4) - 8) * x[b].qs[k + 16];
+        }
+        total += half_to_float(w[b].d) * x[b].d * (float)sum;
+    }
+    return total;
+}
+
+// MARK: AVX2 kernels
+// Each reads its weight row once, front to back (one stream that the
+// hardware prefetcher follows), into four independent sums.
+
+#if defined(__x86_64__)
+AVX2 static float horizontal_sum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+AVX2 static float dot_f32_avx2(const float *w, const float *x, int n) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);
+        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 16), _mm256_loadu_ps(x + i + 16), a2);
+        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 24), _mm256_loadu_ps(x + i + 24), a3);
+    }
+    for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), a0);
+    float total = horizontal_sum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    for (; i < n; i++) total += w[i] * x[i];
+    return total;
+}
+
+AVX2 static __m256 load_f16(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+
+AVX2 static __m256 load_bf16(const uint16_t *p) {
+    __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
+}
+
+AVX2 static float dot_f16_avx2(const uint16_t *w, const float *x, int n) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm256_fmadd_ps(load_f16(w + i), _mm256_loadu_ps(x + i), a0);
+        a1 = _mm256_fmadd_ps(load_f16(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);
+        a2 = _mm256_fmadd_ps(load_f16(w + i + 16), _mm256_loadu_ps(x + i + 16), a2);
+        a3 = _mm256_fmadd_ps(load_f16(w + i + 24), _mm256_loadu_ps(x + i + 24), a3);
+    }
+    for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(load_f16(w + i), _mm256_loadu_ps(x + i), a0);
+    float total = horizontal_sum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    for (; i < n; i++) total += _cvtsh_ss(w[i]) * x[i];
+    return total;
+}
+
+AVX2 static float dot_bf16_avx2(const uint16_t *w, const float *x, int n) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm256_fmadd_ps(load_bf16(w + i), _mm256_loadu_ps(x + i), a0);
+        a1 = _mm256_fmadd_ps(load_bf16(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);
+        a2 = _mm256_fmadd_ps(load_bf16(w + i + 16), _mm256_loadu_ps(x + i + 16), a2);
+        a3 = _mm256_fmadd_ps(load_bf16(w + i + 24), _mm256_loadu_ps(x + i + 24), a3);
+    }
+    for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(load_bf16(w + i), _mm256_loadu_ps(x + i), a0);
+    float total = horizontal_sum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    for (; i < n; i++) total += bf16_to_float(w[i]) * x[i];
+    return total;
+}
+
+// Σ w·x over 32 signed bytes each, as 8 int32 lanes turned to floats: the
+// sign of w moves onto x so that maddubs (unsigned × signed) can multiply.
+AVX2 static __m256 dot_bytes(__m256i w, __m256i x) {
+    __m256i products = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
+    return _mm256_cvtepi32_ps(_mm256_madd_epi16(products, _mm256_set1_epi16(1)));
+}
+
+AVX2 static float dot_q8_0_avx2(const block_q8_0 *w, const block_act *x, int blocks) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+    int b = 0;
+    for (; b + 2 <= blocks; b += 2) {
+        __m256 s0 = dot_bytes(_mm256_loadu_si256((const __m256i *)w[b].qs), _mm256_loadu_si256((const __m256i *)x[b].qs));
+        __m256 s1 = dot_bytes(_mm256_loadu_si256((const __m256i *)w[b + 1].qs),
+                              _mm256_loadu_si256((const __m256i *)x[b + 1].qs));
+        a0 = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(w[b].d) * x[b].d), s0, a0);
+        a1 = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(w[b + 1].d) * x[b + 1].d), s1, a1);
+    }
+    for (; b < blocks; b++) {
+        __m256 s = dot_bytes(_mm256_loadu_si256((const __m256i *)w[b].qs), _mm256_loadu_si256((const __m256i *)x[b].qs));
+        a0 = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(w[b].d) * x[b].d), s, a0);
+    }
+    return horizontal_sum(_mm256_add_ps(a0, a1));
+}
+
+AVX2 static __m256i unpack_q4_0(const uint8_t *qs) {
+    __m128i packed = _mm_loadu_si128((const __m128i *)qs);
+    __m256i nibbles = _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed);  // high half: the high nibbles
+    return _mm256_sub_epi8(_mm256_and_si256(nibbles, _mm256_set1_epi8(0x0F)), _mm256_set1_epi8(8));
+}
+
+AVX2 static float dot_q4_0_avx2(const block_q4_0 *w, const block_act *x, int blocks) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+    int b = 0;
+    for (; b + 2 <= blocks; b += 2) {
+        __m256 s0 = dot_bytes(unpack_q4_0(w[b].qs), _mm256_loadu_si256((const __m256i *)x[b].qs));
+        __m256 s1 = dot_bytes(unpack_q4_0(w[b + 1].qs), _mm256_loadu_si256((const __m256i *)x[b + 1].qs));
+        a0 = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(w[b].d) * x[b].d), s0, a0);
+        a1 = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(w[b + 1].d) * x[b + 1].d), s1, a1);
+    }
+    for (; b < blocks; b++) {
+        __m256 s = dot_bytes(unpack_q4_0(w[b].qs), _mm256_loadu_si256((const __m256i *)x[b].qs));
+        a0 = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(w[b].d) * x[b].d), s, a0);
+    }
+    return horizontal_sum(_mm256_add_ps(a0, a1));
+}
+#endif
+
+// MARK: entry points
+
+// One (row, token) product; the row pointer is to its first byte.
+static float dot_row(gpt_type type, int use_avx2, const void *row, const void *x, int IC) {
+#if defined(__x86_64__)
+    if (use_avx2) {
+        switch (type) {
+        case GPT_TYPE_F32: return dot_f32_avx2(row, x, IC);
+        case GPT_TYPE_F16: return dot_f16_avx2(row, x, IC);
+        case GPT_TYPE_BF16: return dot_bf16_avx2(row, x, IC);
+        case GPT_TYPE_Q8_0: return dot_q8_0_avx2(row, x, IC / 32);
+        case GPT_TYPE_Q4_0: return dot_q4_0_avx2(row, x, IC / 32);
+        }
+    }
+#endif
+    (void)use_avx2;
+    switch (type) {
+    case GPT_TYPE_F32: return dot_f32_portable(row, x, IC);
+    case GPT_TYPE_F16: return dot_f16_portable(row, x, IC);
+    case GPT_TYPE_BF16: return dot_bf16_portable(row, x, IC);
+    case GPT_TYPE_Q8_0: return dot_q8_0_portable(row, x, IC / 32);
+    case GPT_TYPE_Q4_0: return dot_q4_0_portable(row, x, IC / 32);
+    }
+    return 0;
+}
+
+void gpt_matmul_rows(gpt_type type, float *out, const void *x, const void *weight, const float *bias,
+                     int T, int IC, int OC, int first, int last) {
+    gpt_matmul_rows_isa(gpt_kernels_isa(), type, out, x, weight, bias, T, IC, OC, first, last);
+}
+
+void gpt_matmul_rows_isa(gpt_isa isa, gpt_type type, float *out, const void *x, const void *weight,
+                         const float *bias, int T, int IC, int OC, int first, int last) {
+    const int use_avx2 = isa == GPT_ISA_AVX2;
+    const size_t row_bytes = gpt_row_bytes(type, IC);
+    const int quantized = type == GPT_TYPE_Q8_0 || type == GPT_TYPE_Q4_0;
+    const size_t x_bytes = quantized ? gpt_quantized_activation_bytes(IC) : (size_t)IC * 4;
+    for (int o = first; o < last; o++) {
+        const char *row = (const char *)weight + (size_t)o * row_bytes;
+        const float b = bias ? bias[o] : 0;
+        // The row comes from memory for the first token and from the L1 cache for the others.
+        for (int t = 0; t < T; t++) {
+            out[(size_t)t * OC + o] = dot_row(type, use_avx2, row, (const char *)x + (size_t)t * x_bytes, IC) + b;
+        }
+    }
+}
+
+void gpt_quantize_activations(const float *x, void *out, int rows, int columns) {
+    block_act *blocks = out;
+    const int per_row = columns / 32;
+    for (int r = 0; r < rows; r++) {
+        for (int b = 0; b < per_row; b++) {
+            const float *v = x + (size_t)r * columns + b * 32;
+            block_act *block = &blocks[(size_t)r * per_row + b];
+            float largest = 0;
+            for (int k = 0; k < 32; k++) largest = fmaxf(largest, fabsf(v[k]));
+            block->d = largest / 127;
+            const float inverse = largest > 0 ? 127 / largest : 0;
+            for (int k = 0; k < 32; k++) block->qs[k] = (int8_t)lrintf(v[k] * inverse);
+        }
+    }
+}
+
+void gpt_widen_rows(gpt_type type, const void *weight, float *out, int IC, int first, int last) {
+    const size_t row_bytes = gpt_row_bytes(type, IC);
+    for (int o = first; o < last; o++) {
+        const char *row = (const char *)weight + (size_t)o * row_bytes;
+        float *y = out + (size_t)(o - first) * IC;
+        switch (type) {
+        case GPT_TYPE_F32:
+            memcpy(y, row, (size_t)IC * 4);
+            break;
+        case GPT_TYPE_F16:
+            for (int i = 0; i < IC; i++) y[i] = half_to_float(((const uint16_t *)row)[i]);
+            break;
+        case GPT_TYPE_BF16:
+            for (int i = 0; i < IC; i++) y[i] = bf16_to_float(((const uint16_t *)row)[i]);
+            break;
+        case GPT_TYPE_Q8_0:
+            for (int b = 0; b < IC / 32; b++) {
+                const block_q8_0 *block = (const block_q8_0 *)row + b;
+                const float d = half_to_float(block->d);
+                for (int k = 0; k < 32; k++) y[b * 32 + k] = d * block->qs[k];
+            }
+            break;
+        case GPT_TYPE_Q4_0:
+            for (int b = 0; b < IC / 32; b++) {
+                const block_q4_0 *block = (const block_q4_0 *)row + b;
+                const float d = half_to_float(block->d);
+                for (int k = 0; k < 16; k++) {
+                    y[b * 32 + k] = d * ((block->qs[k] & 0x0F) - 8);
+                    y[b * 32 + k + 16] = d * ((block->qs[k] >> 4) - 8);
+                }
+            }
+            break;
+        }
+    }
+}
