@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "GPT", targets: ["GPT"]),
         .executable(name: "generate", targets: ["generate"]),
         .executable(name: "gpt-bench", targets: ["gpt-bench"]),
+        .executable(name: "gpt-convert", targets: ["gpt-convert"]),
         .executable(name: "gpt-random-model", targets: ["gpt-random-model"]),
         .executable(name: "gpt-server", targets: ["gpt-server"]),
         .executable(name: "gpt-train", targets: ["gpt-train"]),
@@ -41,9 +42,14 @@ let package = Package(
         .target(
             name: "JSON"
         ),
+        // Model file readers and writers: no BLAS, so each parser can be fuzzed alone.
+        .target(
+            name: "ModelFiles",
+            dependencies: ["JSON"]
+        ),
         .target(
             name: "GPT",
-            dependencies: ["CBLAS", "JSON"],
+            dependencies: ["CBLAS", "JSON", "ModelFiles"],
             swiftSettings: cpuFlags
         ),
         .target(
@@ -77,6 +83,10 @@ let package = Package(
         .executableTarget(
             name: "gpt-bench",
             dependencies: ["GPT", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
+            name: "gpt-convert",
+            dependencies: ["GPT", "ModelFiles", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "gpt-random-model",

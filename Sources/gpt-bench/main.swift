@@ -9,7 +9,7 @@ struct Bench: ParsableCommand {
         abstract: "Measure prefill and decode tokens/s of a checkpoint or a synthetic model shape."
     )
 
-    @Option(help: "Checkpoint to measure.") var model: String?
+    @Option(help: "Model to measure: a GGUF file, an llm.c checkpoint or a Hugging Face folder.") var model: String?
     @Option(help: "Synthetic model shape instead of a file: \(GPTConfig.presets.keys.sorted().joined(separator: ", ")).")
     var synthetic: String?
     @Option(name: .customLong("prompt-tokens"), help: "Prompt length for the prefill test.") var promptTokens = 512
@@ -34,8 +34,11 @@ struct Bench: ParsableCommand {
         let loadStart = clock.now
         let weights: Weights
         let name: String
+        var format = "synthetic", weightType = "f32"
         if let model {
-            do { weights = try Checkpoint(path: model).weights } catch { throw ExitMessage("\(error)") }
+            let loaded: LoadedModel
+            do { loaded = try LoadedModel(path: model) } catch { throw ExitMessage("\(error)") }
+            (weights, format, weightType) = (loaded.weights, loaded.formatDescription, loaded.weightType)
             name = model
         } else {
             let config = GPTConfig.presets[synthetic!]!
@@ -76,7 +79,7 @@ struct Bench: ParsableCommand {
         let peakRSS = Double(usage.ru_maxrss) / 1024  // kilobytes on Linux
         let weightMB = Double(config.parameterCount * 4) / 1_048_576
         let cacheMB = Double(2 * config.layers * config.maxT * config.channels * 4) / 1_048_576
-        let result = Result(model: name, parameters: config.effectiveParameterCount, threads: threads,
+        let result = Result(model: name, format: format, weight_type: weightType, parameters: config.effectiveParameterCount, threads: threads,
                             load_ms: loadMilliseconds, prompt_tokens: promptTokens, prefill_tokens_per_s: prefill.mean,
                             prefill_stddev: prefill.deviation, decode_tokens: decodeTokens,
                             decode_tokens_per_s: decode.mean, decode_stddev: decode.deviation,
@@ -102,6 +105,9 @@ struct Bench: ParsableCommand {
 
 struct Result: Encodable {
     let model: String
+    /// How the file stores the model ("GGUF v3", ...) and the type of its weight matrices; the engine computes in f32.
+    let format: String
+    let weight_type: String
     let parameters: Int
     let threads: Int
     let load_ms: Double
@@ -122,6 +128,7 @@ struct Result: Encodable {
         }
         let params = String(format: "%.1fM", Double(parameters) / 1e6)
         return [
+            "format \(format), weights \(weight_type) (computed in f32)",
             row(["model", "params", "threads", "test", "tokens/s"]),
             row([model, params, "\(threads)", "pp\(prompt_tokens)", String(format: "%.1f ± %.1f", prefill_tokens_per_s, prefill_stddev)]),
             row([model, params, "\(threads)", "tg\(decode_tokens)", String(format: "%.1f ± %.1f", decode_tokens_per_s, decode_stddev)]),
