@@ -97,6 +97,12 @@ let package = Package(
             dependencies: ["GPT"],
             exclude: ["Fixtures"]
         ),
+        // Model files written by the gguf and safetensors Python packages, crafted files, quantization accuracy.
+        .testTarget(
+            name: "ModelFilesTests",
+            dependencies: ["GPT", "ModelFiles"],
+            exclude: ["Fixtures"]
+        ),
         .testTarget(
             name: "TrainingTests",
             dependencies: ["GPT", "Training", "CBLAS"]
@@ -126,7 +132,7 @@ let package = Package(
         // Runs the built executables; depending on them makes `swift test` build them.
         .testTarget(
             name: "CLITests",
-            dependencies: ["generate", "gpt-random-model", "gpt-server"]
+            dependencies: ["generate", "gpt-convert", "gpt-random-model", "gpt-server"]
         ),
     ]
 )

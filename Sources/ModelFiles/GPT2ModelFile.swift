@@ -83,8 +83,12 @@ public struct GPT2ModelFile: @unchecked Sendable {  // views into immutable mapp
     ]
 
     static func gguf(_ file: MappedFile) throws -> GPT2ModelFile {
-        let path = file.path
-        let gguf = try GGUFFile(bytes: file.bytes, file: path)
+        try gguf(bytes: file.bytes, path: file.path, files: [file])
+    }
+
+    /// A GPT-2 model from GGUF bytes; `files` keeps the bytes alive.
+    static func gguf(bytes: UnsafeRawBufferPointer, path: String, files: [MappedFile]) throws -> GPT2ModelFile {
+        let gguf = try GGUFFile(bytes: bytes, file: path)
         guard case .string(let architecture)? = gguf.value("general.architecture") else {
             throw ModelFileError(path, "metadata general.architecture is \(gguf.value("general.architecture").map { "\($0)" } ?? "missing"); expected \"gpt2\"")
         }
@@ -112,6 +116,7 @@ public struct GPT2ModelFile: @unchecked Sendable {  // views into immutable mapp
                 throw ModelFileError(path, "metadata gpt2.attention.layer_norm_epsilon is \(epsilon); only 1e-05 is supported")
             }
         }
+        try checkTensorCount(gguf.tensors.count, layers: shape.layers, key: "metadata gpt2.block_count", file: path)
         var used = Set<String>()
         func take(_ name: String, _ tensor: GPT2Tensor) throws -> StoredTensor {
             guard let view = byName[name] else { throw ModelFileError(path, "tensor \(name) is missing") }
@@ -141,7 +146,7 @@ public struct GPT2ModelFile: @unchecked Sendable {  // views into immutable mapp
             throw ModelFileError(path, "tokenizer.ggml.tokens has \(vocabulary.tokens.count) tokens but token_embd.weight has only \(shape.vocabularySize) rows")
         }
         return GPT2ModelFile(path: path, format: .gguf, formatVersion: "v\(gguf.version)", shape: shape, tensors: tensors,
-                             vocabulary: vocabulary, tokenizerFile: nil, files: [file])
+                             vocabulary: vocabulary, tokenizerFile: nil, files: files)
     }
 
     // MARK: Hugging Face
@@ -183,6 +188,7 @@ public struct GPT2ModelFile: @unchecked Sendable {  // views into immutable mapp
                 throw ModelFileError(path, "tensor \(name) appears both with and without the transformer. prefix")
             }
         }
+        try checkTensorCount(table.tensors.count, layers: shape.layers, key: "\(configPath): n_layer", file: path)
         var used = Set<String>()
         func take(_ name: String, _ tensor: GPT2Tensor) throws -> StoredTensor {
             guard let view = byName[name] else { throw ModelFileError(path, "tensor \(name) (or transformer.\(name)) is missing") }
@@ -214,6 +220,17 @@ public struct GPT2ModelFile: @unchecked Sendable {  // views into immutable mapp
         let tokenizer = folder + "/tokenizer.json"
         return GPT2ModelFile(path: path, format: .huggingFace, formatVersion: "", shape: shape, tensors: tensors, vocabulary: nil,
                              tokenizerFile: access(tokenizer, F_OK) == 0 ? tokenizer : nil, files: [file])
+    }
+
+    /// A model of L layers has 4 + 12 L tensors; checked before anything is sized by L,
+    /// so a huge layer count in the metadata costs nothing.
+    static func checkTensorCount(_ count: Int, layers: Int, key: String, file: String) throws {
+        let perLayer = GPT2Tensor.allCases.filter(\.isPerLayer).count
+        let global = GPT2Tensor.allCases.count - perLayer
+        guard count >= global, layers <= (count - global) / perLayer else {
+            throw ModelFileError(file, "\(key) says \(layers) layers, which need \(global) + \(perLayer) × \(layers) tensors, "
+                + "but the file has \(count)")
+        }
     }
 
     static func check(_ view: TensorView, _ expected: [Int], file: String) throws {
