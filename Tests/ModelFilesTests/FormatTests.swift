@@ -39,10 +39,11 @@ struct FormatTests {
         #expect(error < 1e-4, "relative logit error \(error)")
     }
 
-    /// f32 tensors in place (no copy) where the file's layout is the engine's; others are converted.
-    @Test func f32GGUFIsUsedInPlace() throws {
-        #expect(try LoadedModel(path: try FormatFixtures.path("gguf_f32.gguf")).convertedBytes == 0)
-        #expect(try LoadedModel(path: try FormatFixtures.path("gguf_q8_0.gguf")).convertedBytes > 0)
+    /// Tensors in place (no copy) where the file's layout is the engine's, in every type the kernels read.
+    @Test func ggufIsUsedInPlace() throws {
+        for file in ["gguf_f32.gguf", "gguf_f16.gguf", "gguf_q8_0.gguf", "gguf_q4_0.gguf"] {
+            #expect(try LoadedModel(path: try FormatFixtures.path(file)).convertedBytes == 0, "\(file)")
+        }
         // Hugging Face keeps Conv1D weights transposed, so those are always converted.
         #expect(try LoadedModel(path: try FormatFixtures.path("hf_f32")).convertedBytes > 0)
     }

@@ -17,17 +17,13 @@ public enum ModelConversion {
         let shape = model.file.shape
         let weights = model.weights
         let C = shape.channels
-        // Every tensor in f32, in the engine's layout (matrices [out, in]).
-        func values(_ tensor: ParameterTensor, layer: Int) -> UnsafeBufferPointer<Float> {
-            let count = GPT2Tensor(rawValue: "\(tensor)")!.layerShape(shape).reduce(1, *)
-            return UnsafeBufferPointer(start: tensor.isPerLayer ? weights.layer(layer, tensor) : weights[tensor], count: count)
-        }
+        // Every tensor widened to f32, in the engine's layout (matrices [out, in]).
         func encode(_ tensor: ParameterTensor, layer: Int, as type: TensorType, name: String) throws -> [UInt8] {
-            let data = values(tensor, layer: layer)
+            let data = weights.widened(tensor, layer: layer)
             guard data.allSatisfy(\.isFinite) else {
                 throw ModelFileError(model.file.path, "tensor \(name) holds NaN or infinite values; refusing to convert it")
             }
-            return NumberFormats.narrow(data, to: type)
+            return data.withUnsafeBufferPointer { NumberFormats.narrow($0, to: type) }
         }
         switch format {
         case .llmc:
