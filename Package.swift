@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "GPT", targets: ["GPT"]),
         .executable(name: "generate", targets: ["generate"]),
         .executable(name: "gpt-bench", targets: ["gpt-bench"]),
+        .executable(name: "gpt-convert", targets: ["gpt-convert"]),
         .executable(name: "gpt-random-model", targets: ["gpt-random-model"]),
         .executable(name: "gpt-server", targets: ["gpt-server"]),
         .executable(name: "gpt-train", targets: ["gpt-train"]),
@@ -47,9 +48,14 @@ let package = Package(
             name: "CKernels",
             cSettings: [.unsafeFlags(["-O3"])]
         ),
+        // Model file readers and writers: no BLAS, so each parser can be fuzzed alone.
+        .target(
+            name: "ModelFiles",
+            dependencies: ["JSON"]
+        ),
         .target(
             name: "GPT",
-            dependencies: ["CBLAS", "CKernels", "JSON"],
+            dependencies: ["CBLAS", "CKernels", "JSON", "ModelFiles"],
             swiftSettings: cpuFlags
         ),
         .target(
@@ -85,12 +91,22 @@ let package = Package(
             dependencies: ["GPT", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
+            name: "gpt-convert",
+            dependencies: ["GPT", "ModelFiles", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
             name: "gpt-random-model",
             dependencies: ["GPT", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(
             name: "GPTTests",
             dependencies: ["GPT"],
+            exclude: ["Fixtures"]
+        ),
+        // Model files written by the gguf and safetensors Python packages, crafted files, quantization accuracy.
+        .testTarget(
+            name: "ModelFilesTests",
+            dependencies: ["GPT", "ModelFiles"],
             exclude: ["Fixtures"]
         ),
         .testTarget(
@@ -122,7 +138,7 @@ let package = Package(
         // Runs the built executables; depending on them makes `swift test` build them.
         .testTarget(
             name: "CLITests",
-            dependencies: ["generate", "gpt-random-model", "gpt-server"]
+            dependencies: ["generate", "gpt-convert", "gpt-random-model", "gpt-server"]
         ),
     ]
 )

@@ -204,6 +204,8 @@ struct ModelMessage: Encodable {
     struct Limits: Encodable { let max_num_tokens: Int }
     let layers, heads, channels, vocab_size, context_length, parameters: Int
     let checkpoint, tokenizer: String
+    /// How the model file is stored ("GGUF v3", "llm.c v3", ...) and the type of its weight matrices.
+    let format, weight_type: String
     let limits: Limits
     /// The values a request gets for fields it leaves out.
     let defaults: GenerationDefaults
@@ -219,5 +221,7 @@ struct ModelMessage: Encodable {
         parameters = config.effectiveParameterCount
         checkpoint = model.checkpointPath
         tokenizer = model.tokenizerPath
+        format = model.format
+        weight_type = model.weightType
     }
 }

@@ -33,7 +33,9 @@ public struct ServerConfig: Codable, Sendable, Equatable {
     public var port = 8080
     /// Model files; relative paths are resolved against the current directory.
     public var checkpoint = "models/shakespeare/gpt_checkpoint.bin"
-    public var tokenizer = "models/shakespeare/tokenizer.json"
+    /// "" means the model's own: a GGUF file's metadata, a Hugging Face
+    /// folder's tokenizer.json, or the tokenizer.json beside the model file.
+    public var tokenizer = ""
     /// Generations advancing together, token by token.
     public var maxActive = 4
     /// Requests waiting for a generation slot; beyond it, 503.

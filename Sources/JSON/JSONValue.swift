@@ -54,6 +54,10 @@ public enum JSONValue: Sendable, CustomStringConvertible {
 public struct JSONObject: Sendable {
     public var members: [(key: String, value: JSONValue)]
 
+    public init(members: [(key: String, value: JSONValue)]) {
+        self.members = members
+    }
+
     /// The last member named `key`, as in the `tokenizers` library, whose
     /// reader lets a repeated field override the earlier one. Objects read by
     /// field are small, so a linear search costs less than a dictionary.

@@ -20,10 +20,10 @@ struct Generate: ParsableCommand {
     @Option(name: .customLong("max_seq_len"), parsing: .unconditional, help: "Tokens the model sees at once (1 ... the model's context).")
     var maxSeqLen = 32
 
-    @Option(name: .customLong("ckpt"), help: "Checkpoint file (llm.c GPT-2 float32).")
+    @Option(name: .customLong("ckpt"), help: "Model: a GGUF file, an llm.c checkpoint (f32 or bf16), or a Hugging Face folder; recognised from the content.")
     var checkpoint: String?
 
-    @Option(name: .customLong("tokenizer"), help: "Hugging Face tokenizer.json.")
+    @Option(name: .customLong("tokenizer"), help: "Hugging Face tokenizer.json (default with --ckpt: the model's own, or the tokenizer.json beside it).")
     var tokenizer: String?
 
     @Option(name: .customLong("top_k"), parsing: .unconditional, help: "Sample from the k most likely tokens (0 = all, 1 = greedy).")
@@ -71,17 +71,17 @@ struct Generate: ParsableCommand {
     }
 
     /// The files to load: the flags, else the defaults in the current directory,
-    /// else the bundled Shakespeare model (said on stderr).
-    func modelPaths() -> (checkpoint: String, tokenizer: String) {
+    /// else the bundled Shakespeare model (said on stderr). With --ckpt but no
+    /// --tokenizer, the tokenizer is the model's own (nil here; see `TextModel`).
+    func modelPaths() -> (checkpoint: String, tokenizer: String?) {
+        if let checkpoint { return (checkpoint, tokenizer) }
         let files = FileManager.default
-        var checkpointPath = checkpoint ?? Self.defaultCheckpoint
+        var checkpointPath = Self.defaultCheckpoint
         var tokenizerPath = tokenizer ?? Self.defaultTokenizer
-        let useBundled = (checkpoint == nil && !files.fileExists(atPath: checkpointPath))
+        let useBundled = !files.fileExists(atPath: checkpointPath)
             || (tokenizer == nil && !files.fileExists(atPath: tokenizerPath))
         if useBundled, let bundled = BundledModel.locate() {
-            if checkpoint == nil {
-                checkpointPath = bundled.appendingPathComponent(Self.defaultCheckpoint).path
-            }
+            checkpointPath = bundled.appendingPathComponent(Self.defaultCheckpoint).path
             if tokenizer == nil {
                 tokenizerPath = bundled.appendingPathComponent(Self.defaultTokenizer).path
             }

@@ -9,7 +9,7 @@ struct Bench: ParsableCommand {
         abstract: "Measure prefill and decode tokens/s of a checkpoint or a synthetic model shape."
     )
 
-    @Option(help: "Checkpoint to measure.") var model: String?
+    @Option(help: "Model to measure: a GGUF file, an llm.c checkpoint or a Hugging Face folder.") var model: String?
     @Option(help: "Synthetic model shape instead of a file: \(GPTConfig.presets.keys.sorted().joined(separator: ", ")).")
     var synthetic: String?
     @Option(name: .customLong("prompt-tokens"), help: "Prompt length for the prefill test.") var promptTokens = 512
@@ -39,8 +39,11 @@ struct Bench: ParsableCommand {
         let loadStart = clock.now
         let weights: Weights
         let name: String
+        var format = "synthetic", weightType = "f32"
         if let model {
-            do { weights = try Checkpoint(path: model).weights } catch { throw ExitMessage("\(error)") }
+            let loaded: LoadedModel
+            do { loaded = try LoadedModel(path: model) } catch { throw ExitMessage("\(error)") }
+            (weights, format, weightType) = (loaded.weights, loaded.formatDescription, loaded.weightType)
             name = model
         } else {
             let config = GPTConfig.presets[synthetic!]!
@@ -85,12 +88,12 @@ struct Bench: ParsableCommand {
         let peakRSS = Double(usage.ru_maxrss) / 1024  // kilobytes on Linux
         let weightMB = Double(config.parameterCount * 4) / 1_048_576
         let cacheMB = Double(2 * config.layers * config.maxT * config.channels * 4) / 1_048_576
-        let result = Result(model: name, parameters: config.effectiveParameterCount, threads: threads,
+        let result = Result(model: name, format: format, weight_type: weightType, parameters: config.effectiveParameterCount, threads: threads,
                             load_ms: loadMilliseconds, prompt_tokens: promptTokens, prefill_tokens_per_s: prefill.mean,
                             prefill_stddev: prefill.deviation, decode_tokens: decodeTokens,
                             decode_tokens_per_s: decode.mean, decode_stddev: decode.deviation,
                             peak_rss_mb: peakRSS, weights_mb: weightMB, kv_cache_mb: cacheMB,
-                            weight_type: "f32", busy_neighbours: busyNeighbours,
+                            busy_neighbours: busyNeighbours,
                             read_gb_per_s: readBytesPerSecond.map { $0 / 1e9 },
                             decode_fraction_of_bandwidth: readBytesPerSecond.map {
                                 decode.mean * Double(config.parameterCount * 4) / $0
@@ -116,6 +119,9 @@ struct Bench: ParsableCommand {
 
 struct Result: Encodable {
     let model: String
+    /// How the file stores the model ("GGUF v3", ...) and the type of its weight matrices; the engine computes in f32.
+    let format: String
+    let weight_type: String
     let parameters: Int
     let threads: Int
     let load_ms: Double
@@ -128,7 +134,6 @@ struct Result: Encodable {
     let peak_rss_mb: Double
     let weights_mb: Double
     let kv_cache_mb: Double
-    let weight_type: String
     let busy_neighbours: Int
     /// The machine's read bandwidth, and decode's share of it (a token reads every weight once).
     let read_gb_per_s: Double?
@@ -141,13 +146,14 @@ struct Result: Encodable {
         }
         let params = String(format: "%.1fM", Double(parameters) / 1e6)
         var lines = [
+            "format \(format), weights \(weight_type)"
+                + (busy_neighbours > 0 ? ", \(busy_neighbours) busy neighbour process(es) running" : ""),
             row(["model", "params", "threads", "test", "tokens/s"]),
             row([model, params, "\(threads)", "pp\(prompt_tokens)", String(format: "%.1f ± %.1f", prefill_tokens_per_s, prefill_stddev)]),
             row([model, params, "\(threads)", "tg\(decode_tokens)", String(format: "%.1f ± %.1f", decode_tokens_per_s, decode_stddev)]),
             String(format: "load %.1f ms%@, peak RSS %.0f MB (weights %.0f MB, KV cache at full context %.0f MB)",
                    load_ms, model.hasPrefix("synthetic") ? " (making random weights)" : " (map + validate)",
                    peak_rss_mb, weights_mb, kv_cache_mb),
-            "weights \(weight_type)" + (busy_neighbours > 0 ? ", \(busy_neighbours) busy neighbour process(es) running" : ""),
         ]
         if let read_gb_per_s, let decode_fraction_of_bandwidth {
             lines.append(String(format: "memory read %.1f GB/s with %d thread(s); decode reads the weights at %.0f%% of it",

@@ -21,8 +21,9 @@ struct Server: ParsableCommand {
     @Option(help: "Config file (default: config/server.json when it exists).") var config: String?
     @Option(help: "Address to listen on.") var host: String?
     @Option(help: "Port to listen on (0 = any free port).") var port: Int?
-    @Option(name: .customLong("ckpt"), help: "Checkpoint file.") var checkpoint: String?
-    @Option(help: "tokenizer.json file.") var tokenizer: String?
+    @Option(name: .customLong("ckpt"), help: "Model: a GGUF file, an llm.c checkpoint, or a Hugging Face folder (recognised from the content).")
+    var checkpoint: String?
+    @Option(help: "tokenizer.json file (default: the model's own, or the tokenizer.json beside it).") var tokenizer: String?
     @Option(name: .customLong("set"), help: "Any setting as KEY=VALUE, e.g. max_active=8 or defaults.top_k=40 (repeatable).")
     var overrides: [String] = []
 
@@ -55,9 +56,9 @@ struct Server: ParsableCommand {
         let paths = modelPaths(settings)
         let textModel: TextModel
         do {
-            try RegularFile.require(paths.checkpoint, role: "checkpoint")
-            try RegularFile.require(paths.tokenizer, role: "tokenizer")
-            textModel = try TextModel(checkpointPath: paths.checkpoint, tokenizerPath: paths.tokenizer)
+            try RegularFile.require(paths.checkpoint, role: "checkpoint", folderAllowed: true)
+            if !paths.tokenizer.isEmpty { try RegularFile.require(paths.tokenizer, role: "tokenizer") }
+            textModel = try TextModel(checkpointPath: paths.checkpoint, tokenizerPath: paths.tokenizer.isEmpty ? nil : paths.tokenizer)
         } catch {
             server.stop()
             fail("cannot load the model: \(error)", status: 1)
@@ -78,6 +79,7 @@ struct Server: ParsableCommand {
         }
         logger.info("listening", metadata: [
             "url": "http://\(settings.host):\(server.port)", "checkpoint": "\(paths.checkpoint)",
+            "format": "\(textModel.format)", "weight_type": "\(textModel.weightType)", "tokenizer": "\(textModel.tokenizerPath)",
             "layers": "\(shape.layers)", "channels": "\(shape.channels)", "vocab": "\(shape.vocabularySize)",
         ])
         // The port line on stdout lets scripts (and tests) find an ephemeral port.
@@ -159,10 +161,6 @@ struct Server: ParsableCommand {
         if paths.checkpoint == defaults.checkpoint, !FileManager.default.fileExists(atPath: paths.checkpoint),
            let bundled = BundledModel.locate() {
             paths.checkpoint = bundled.appendingPathComponent("gpt_checkpoint.bin").path
-        }
-        if paths.tokenizer == defaults.tokenizer, !FileManager.default.fileExists(atPath: paths.tokenizer),
-           let bundled = BundledModel.locate() {
-            paths.tokenizer = bundled.appendingPathComponent("tokenizer.json").path
         }
         return paths
     }

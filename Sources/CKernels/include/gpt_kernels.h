@@ -32,11 +32,13 @@ gpt_isa gpt_kernels_isa(void);
 size_t gpt_row_bytes(gpt_type type, int columns);
 
 /// Bytes of one activation row of `columns` floats quantized for q8_0/q4_0
-/// weights by gpt_quantize_activations (a float scale and 32 int8 per block).
+/// weights by gpt_quantize_activations (a float scale and 32 int16 per block).
 size_t gpt_quantized_activation_bytes(int columns);
 
-/// Quantizes `rows` rows of `columns` floats (a multiple of 32) to 8 bits
-/// per block of 32, for the integer dot products of q8_0 and q4_0 weights.
+/// Rounds `rows` rows of `columns` floats (a multiple of 32) to 16-bit
+/// integers with a scale per block of 32, for the integer dot products of
+/// q8_0 and q4_0 weights. (16 bits rather than llama.cpp's 8: rounding the
+/// activations to 8 bits moved the bundled model's greedy tokens too much.)
 void gpt_quantize_activations(const float *x, void *out, int rows, int columns);
 
 /// out[t * OC + o] = Σ_i weight[o][i] · x[t][i] + bias[o], for rows

@@ -62,6 +62,9 @@ public enum ParameterTensor: Int, CaseIterable, Sendable {
         }
     }
 
+    /// One slice per layer, rather than one tensor for the model.
+    public var isPerLayer: Bool { !(self == .wte || self == .wpe || self == .lnfw || self == .lnfb) }
+
     /// Weights that training and random initialisation treat as LayerNorm gains (start at 1).
     public var isLayerNormWeight: Bool { self == .ln1w || self == .ln2w || self == .lnfw }
     /// Biases and LayerNorm shifts (start at 0).

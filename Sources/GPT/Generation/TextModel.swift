@@ -1,25 +1,50 @@
 import Foundation
 
-/// A checkpoint and the tokenizer that belongs to it, loaded once and shared
+/// A model and the tokenizer that belongs to it, loaded once and shared
 /// by every generation (the CLI's single run or the server's many).
 public final class TextModel: Sendable {
     public let model: Model
     public let tokenizer: Tokenizer
     public let checkpointPath: String
+    /// Where the tokenizer came from: a tokenizer.json path, or the model file's metadata.
     public let tokenizerPath: String
+    /// How the model is stored, e.g. "GGUF v3" or "llm.c v3".
+    public let format: String
+    /// The stored type of the model's weight matrices ("f32", "f16", "bf16", "q8_0", "q4_0").
+    public let weightType: String
 
-    /// Maps the checkpoint, reads the tokenizer and checks that they fit together.
-    public init(checkpointPath: String, tokenizerPath: String) throws {
-        let checkpoint = try Checkpoint(path: checkpointPath)
-        let tokenizer = try Tokenizer(contentsOf: URL(fileURLWithPath: tokenizerPath))
-        let V = checkpoint.config.vocabularySize
-        guard tokenizer.vocabularySize <= V else {
-            throw TokenizerError(source: tokenizerPath, "the tokenizer has \(tokenizer.vocabularySize) token ids but the checkpoint \(checkpointPath) has a vocabulary of \(V); they do not belong together")
+    /// Opens the model (a file or a Hugging Face folder, recognised from its
+    /// content), reads the tokenizer and checks that they fit together.
+    ///
+    /// - Parameter tokenizerPath: a tokenizer.json; nil means the model's own
+    ///   (a GGUF file's metadata, a Hugging Face folder's tokenizer.json), else
+    ///   the tokenizer.json beside the model file.
+    public init(checkpointPath: String, tokenizerPath: String? = nil) throws {
+        let loaded = try LoadedModel(path: checkpointPath)
+        let tokenizer: Tokenizer
+        let source: String
+        if let tokenizerPath {
+            (tokenizer, source) = (try Tokenizer(contentsOf: URL(fileURLWithPath: tokenizerPath)), tokenizerPath)
+        } else if let vocabulary = loaded.file.vocabulary {
+            (tokenizer, source) = (try Tokenizer(vocabulary: vocabulary, sourceName: checkpointPath), "\(checkpointPath) (GGUF metadata)")
+        } else {
+            let beside = loaded.file.tokenizerFile
+                ?? URL(fileURLWithPath: checkpointPath).deletingLastPathComponent().appendingPathComponent("tokenizer.json").path
+            guard FileManager.default.fileExists(atPath: beside) else {
+                throw TokenizerError(source: checkpointPath, "the model carries no tokenizer and there is no \(beside); give one with --tokenizer")
+            }
+            (tokenizer, source) = (try Tokenizer(contentsOf: URL(fileURLWithPath: beside)), beside)
         }
-        self.model = Model(checkpoint: checkpoint)
+        let V = loaded.weights.config.vocabularySize
+        guard tokenizer.vocabularySize <= V else {
+            throw TokenizerError(source: source, "the tokenizer has \(tokenizer.vocabularySize) token ids but the model \(checkpointPath) has a vocabulary of \(V); they do not belong together")
+        }
+        self.model = Model(weights: loaded.weights)
         self.tokenizer = tokenizer
         self.checkpointPath = checkpointPath
-        self.tokenizerPath = tokenizerPath
+        self.tokenizerPath = source
+        self.format = loaded.formatDescription
+        self.weightType = loaded.weightType
     }
 
     public var config: GPTConfig { model.config }

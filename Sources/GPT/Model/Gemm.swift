@@ -1,4 +1,5 @@
 import CBLAS
+import CKernels
 
 /// Matrix products of many rows (prompts, training) on the worker pool.
 ///
@@ -28,6 +29,29 @@ extension WorkerPool {
             cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
                         Int32(rows.count), Int32(columns.count), Int32(K), alpha, a, Int32(lda), b, Int32(ldb),
                         beta, C + rows.lowerBound * ldc + columns.lowerBound, Int32(ldc))
+        }
+    }
+}
+
+extension WorkerPool {
+    /// C (M, N) = A (M, K) · Wᵀ + beta · C, row-major, where W (N, K) is
+    /// stored as `weight.type`: each tile first widens its N-slice of W to
+    /// floats (K values a row), then runs sgemm on them. Widening costs K per
+    /// row of W, the tile's product K per row of W and row of A: little for
+    /// the many rows of a prompt.
+    package func sgemm(M: Int, N: Int, K: Int, _ A: UnsafePointer<Float>, widening weight: StoredTensor,
+                       beta: Float = 0, _ C: UnsafeMutablePointer<Float>) {
+        guard M > 0, N > 0 else { return }
+        let tiling = Tiling(M: M, N: N, K: K)
+        forEachChunk(tiling.count) { k in
+            let (rows, columns) = tiling.tile(k)
+            let widened = UnsafeMutablePointer<Float>.allocate(capacity: columns.count * K)
+            defer { widened.deallocate() }
+            gpt_widen_rows(weight.type.kernelType, weight.data, widened, Int32(K),
+                           Int32(columns.lowerBound), Int32(columns.upperBound))
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows.count), Int32(columns.count), Int32(K),
+                        1, A + rows.lowerBound * K, Int32(K), widened, Int32(K),
+                        beta, C + rows.lowerBound * N + columns.lowerBound, Int32(N))
         }
     }
 }

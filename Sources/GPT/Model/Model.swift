@@ -1,4 +1,5 @@
 import CKernels
+import ModelFiles
 
 /// GPT-2: the forward pass over weights that never change.
 ///
@@ -57,14 +58,15 @@ public final class Model: Sendable {
         // x = wte[token] + wpe[position]
         for (t, token) in tokens.enumerated() {
             let row = s.x + t * C
-            row.update(from: w[.wte] + token * C, count: C)
-            Kernels.add(row, w[.wpe] + positions[t] * C, count: C)
+            embedding(row, w.stored(.wte), row: token)
+            embedding(s.projected, w.stored(.wpe), row: positions[t])
+            Kernels.add(row, s.projected, count: C)
         }
 
         for l in 0..<config.layers {
             // x += attproj(attention(LN1(x)))
             Kernels.layerNorm(s.normed, s.x, w.layer(l, .ln1w), w.layer(l, .ln1b), T: T, C: C)
-            linear(s.qkv, s.normed, w.layer(l, .qkvw), w.layer(l, .qkvb), T: T, IC: C, OC: 3 * C)
+            linear(s.qkv, s.normed, w.stored(.qkvw, layer: l), w.layer(l, .qkvb), T: T, IC: C, OC: 3 * C, scratch: s)
             for t in 0..<T {
                 (states[t].keys(layer: l) + positions[t] * C).update(from: s.qkv + t * 3 * C + C, count: C)
                 (states[t].values(layer: l) + positions[t] * C).update(from: s.qkv + t * 3 * C + 2 * C, count: C)
@@ -82,15 +84,17 @@ public final class Model: Sendable {
                 Kernels.attention(s.attended, s.qkv, keys: states[0].keys(layer: l), values: states[0].values(layer: l),
                                   scores: s.scores, start: positions[0], T: T, C: C, NH: NH, pool: pool)
             }
-            linear(s.projected, s.attended, w.layer(l, .attprojw), w.layer(l, .attprojb), T: T, IC: C, OC: C)
+            linear(s.projected, s.attended, w.stored(.attprojw, layer: l), w.layer(l, .attprojb), T: T, IC: C, OC: C,
+                   scratch: s)
             Kernels.add(s.x, s.projected, count: T * C)
             // x += fcproj(gelu(fc(LN2(x))))
             Kernels.layerNorm(s.normed, s.x, w.layer(l, .ln2w), w.layer(l, .ln2b), T: T, C: C)
-            linear(s.hidden, s.normed, w.layer(l, .fcw), w.layer(l, .fcb), T: T, IC: C, OC: 4 * C)
+            linear(s.hidden, s.normed, w.stored(.fcw, layer: l), w.layer(l, .fcb), T: T, IC: C, OC: 4 * C, scratch: s)
             // Row by row, so that a row's vector lanes and scalar tail fall alike
             // whether it runs alone or among others.
             for t in 0..<T { Kernels.gelu(s.hidden + t * 4 * C, count: 4 * C) }
-            linear(s.projected, s.hidden, w.layer(l, .fcprojw), w.layer(l, .fcprojb), T: T, IC: 4 * C, OC: C)
+            linear(s.projected, s.hidden, w.stored(.fcprojw, layer: l), w.layer(l, .fcprojb), T: T, IC: 4 * C, OC: C,
+                   scratch: s)
             Kernels.add(s.x, s.projected, count: T * C)
         }
 
@@ -98,7 +102,7 @@ public final class Model: Sendable {
         let rows = T - first
         Kernels.layerNorm(s.normed, s.x + first * C, w[.lnfw], w[.lnfb], T: rows, C: C)
         return [Float](unsafeUninitializedCapacity: rows * V) { logits, count in
-            linear(logits.baseAddress!, s.normed, w[.wte], nil, T: rows, IC: C, OC: V)
+            linear(logits.baseAddress!, s.normed, w.stored(.wte), nil, T: rows, IC: C, OC: V, scratch: s)
             count = rows * V
         }
     }
@@ -109,20 +113,41 @@ public final class Model: Sendable {
     /// the bundled model and the 124M shape.)
     static let fewTokens = 16
 
-    /// out (T, OC) = inp (T, IC) · weight (OC, IC)ᵀ + bias, on the worker pool:
-    /// OpenBLAS's sgemm tiles for many tokens (compute-bound), our kernel for
-    /// a few (bound by reading the weights).
+    /// out (T, OC) = inp (T, IC) · weight (OC, IC)ᵀ + bias, on the worker pool,
+    /// with the weights in their stored type: OpenBLAS's sgemm tiles for many
+    /// tokens (compute-bound; other types are widened tile by tile), CKernels'
+    /// row products for a few (bound by reading the weights, so they read
+    /// them as stored: half the bytes for 16-bit types, about a quarter for q8_0).
     private func linear(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
-                        _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?, T: Int, IC: Int, OC: Int) {
+                        _ weight: StoredTensor, _ bias: UnsafePointer<Float>?, T: Int, IC: Int, OC: Int,
+                        scratch: RunState.Scratch) {
         guard T <= Self.fewTokens else {
-            Kernels.matmul(out, inp, weight, bias, T: T, IC: IC, OC: OC, pool: pool)
+            if weight.type == .f32 {
+                Kernels.matmul(out, inp, weight.data.assumingMemoryBound(to: Float.self), bias, T: T, IC: IC, OC: OC, pool: pool)
+            } else {
+                if let bias {
+                    for t in 0..<T { (out + t * OC).update(from: bias, count: OC) }
+                }
+                pool.sgemm(M: T, N: OC, K: IC, inp, widening: weight, beta: bias == nil ? 0 : 1, out)
+            }
             return
+        }
+        var input = UnsafeRawPointer(inp)
+        if weight.type.quantizesActivations {
+            gpt_quantize_activations(inp, scratch.quantized, Int32(T), Int32(IC))
+            input = UnsafeRawPointer(scratch.quantized)
         }
         // Chunks of about 32K multiply-adds: a few microseconds each, enough to
         // make a claim's cost negligible and to balance two threads.
         pool.forEachRange(OC, grain: max(4, (1 << 15) / (IC * T))) { rows in
-            gpt_matmul_rows(GPT_TYPE_F32, out, inp, weight, bias, Int32(T), Int32(IC), Int32(OC),
+            gpt_matmul_rows(weight.type.kernelType, out, input, weight.data, bias, Int32(T), Int32(IC), Int32(OC),
                             Int32(rows.lowerBound), Int32(rows.upperBound))
         }
+    }
+
+    /// out (C) = row `r` of an embedding table, widened to f32.
+    private func embedding(_ out: UnsafeMutablePointer<Float>, _ table: StoredTensor, row r: Int) {
+        let C = config.channels
+        gpt_widen_rows(table.type.kernelType, table.data, out, Int32(C), Int32(r), Int32(r + 1))
     }
 }

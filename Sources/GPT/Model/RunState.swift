@@ -1,3 +1,5 @@
+import CKernels
+
 /// The state of one sequence: its KV cache and the activations of a forward pass.
 ///
 /// Not shared between threads: each generation owns one. Scratch buffers grow
@@ -56,6 +58,8 @@ public final class RunState {
         // Attention weights over `keys` positions: of each (token, head) pair
         // in a short pass; of one block of queries per worker in a long one.
         let scores: UnsafeMutablePointer<Float>
+        /// The input of a product with q8_0 or q4_0 weights, rounded to 16-bit integers per block of 32: (T, 4C / 32) blocks.
+        let quantized: UnsafeMutableRawPointer
 
         init(config: GPTConfig, tokens T: Int, keys: Int, workers: Int) {
             let C = config.channels
@@ -69,10 +73,12 @@ public final class RunState {
             hidden = .allocate(capacity: T * 4 * C)
             let rows = T <= Model.fewTokens ? T * config.heads : workers * Kernels.attentionRows
             scores = .allocate(capacity: rows * keys)
+            quantized = .allocate(byteCount: T * max(1, gpt_quantized_activation_bytes(Int32(4 * C))), alignment: 64)
         }
 
         deinit {
             for buffer in [x, normed, qkv, attended, projected, hidden, scores] { buffer.deallocate() }
+            quantized.deallocate()
         }
     }
 }

@@ -40,8 +40,11 @@ public final class Tokenizer: Sendable {
     /// - Parameter sourceName: names the document in error messages.
     /// - Throws: `TokenizerError` if the document is malformed or asks for
     ///   something not supported.
-    public init(jsonData: Data, sourceName: String) throws {
-        let definition = try TokenizerFileReader(source: sourceName).read([UInt8](jsonData))
+    public convenience init(jsonData: Data, sourceName: String) throws {
+        self.init(try TokenizerFileReader(source: sourceName).read([UInt8](jsonData)))
+    }
+
+    init(_ definition: TokenizerDefinition) {
         addPrefixSpace = definition.addPrefixSpace
         bpe = BPE(definition)
         addedTokens = AddedTokens(definition.addedTokens)

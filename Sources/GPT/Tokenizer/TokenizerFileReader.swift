@@ -16,6 +16,11 @@ struct TokenizerFileReader {
         } catch {
             throw fail("malformed JSON at byte \(error.offset): \(error.message)")
         }
+        return try read(root)
+    }
+
+    /// Reads a parsed document (or one built in memory, as for a GGUF file's vocabulary).
+    func read(_ root: JSONValue) throws(TokenizerError) -> TokenizerDefinition {
         guard case .object(let top) = root else { throw fail("the top level is \(root.kindName); expected an object") }
 
         try requireNull(top["truncation"], path: "truncation", because: "truncation changes the ids")

@@ -1,0 +1,86 @@
+import ModelFiles
+
+/// A model file of any supported format, ready for the engine: the file's
+/// shape and stored types, and the `Weights` the kernels read.
+///
+/// The kernels read matrices and embeddings in every stored type, so those
+/// are used in place (zero-copy) when they are in the engine's layout: every
+/// tensor of GGUF and llm.c files, Hugging Face's embeddings. Hugging Face's
+/// Conv1D matrices are stored transposed ([in, out]) and are transposed
+/// here, once, at load, keeping their type; LayerNorm weights and biases of
+/// another type than f32 are widened (a few kilobytes).
+public final class LoadedModel: @unchecked Sendable {  // immutable after init
+    public let file: GPT2ModelFile
+    public let weights: Weights
+    /// Bytes copied at load (0 when every tensor is used in place).
+    public let convertedBytes: Int
+
+    /// Opens and checks `path` (a file or a Hugging Face folder; the format comes from the content).
+    public convenience init(path: String) throws {
+        self.init(file: try GPT2ModelFile.open(path))
+    }
+
+    public init(file: GPT2ModelFile) {
+        self.file = file
+        let shape = file.shape
+        let config = GPTConfig(maxT: shape.maxT, vocabularySize: shape.vocabularySize, layers: shape.layers,
+                               heads: shape.heads, channels: shape.channels, paddedVocabularySize: shape.vocabularySize)
+        var pointers: [[StoredTensor]] = []
+        let storage = Storage(files: file.files)
+        var converted = 0
+        for tensor in ParameterTensor.allCases {
+            let stored = file.tensors[GPT2Tensor(rawValue: "\(tensor)")!]!
+            pointers.append(stored.map { part in
+                let view = part.view
+                let aligned = Int(bitPattern: view.data) % MemoryLayout<Float>.alignment == 0
+                if tensor.isMatrix && (view.type != .f32 || aligned || part.transposed) {
+                    guard part.transposed else { return StoredTensor(type: view.type, data: view.data) }
+                    // Stored [in, out]; the engine wants [out, in]: move whole elements (16-bit or f32).
+                    let (rows, columns) = (view.shape[0], view.shape[1])
+                    let size = view.type.blockBytes
+                    precondition(view.type.blockElements == 1, "Hugging Face matrices are f32, f16 or bf16")
+                    let buffer = UnsafeMutableRawPointer.allocate(byteCount: rows * columns * size, alignment: 64)
+                    storage.raw.append(buffer)
+                    converted += rows * columns * size
+                    for r in 0..<rows {
+                        for c in 0..<columns {
+                            (buffer + (c * rows + r) * size).copyMemory(from: view.data + (r * columns + c) * size, byteCount: size)
+                        }
+                    }
+                    return StoredTensor(type: view.type, data: UnsafeRawPointer(buffer))
+                }
+                if view.type == .f32, aligned {
+                    return StoredTensor(type: .f32, data: view.data)
+                }
+                let count = view.elementCount
+                let buffer = UnsafeMutablePointer<Float>.allocate(capacity: count)
+                storage.buffers.append(buffer)
+                converted += count * 4
+                NumberFormats.widen(view.data, type: view.type, count: count, into: buffer)
+                return StoredTensor(type: .f32, data: UnsafeRawPointer(buffer))
+            })
+        }
+        convertedBytes = converted
+        weights = Weights(config: config, tensors: pointers, owner: storage)
+    }
+
+    /// How the file is stored, for logs and `/model`: "GGUF v3", "llm.c v5", "Hugging Face safetensors".
+    public var formatDescription: String {
+        file.formatVersion.isEmpty ? file.format.rawValue : "\(file.format.rawValue) \(file.formatVersion)"
+    }
+
+    /// The stored type of the big matrices ("f32", "q8_0", ...).
+    public var weightType: String { file.weightType.rawValue }
+
+    /// What the weights point into: the mappings and the converted buffers.
+    private final class Storage {
+        let files: [MappedFile]
+        var buffers: [UnsafeMutablePointer<Float>] = []
+        var raw: [UnsafeMutableRawPointer] = []
+        init(files: [MappedFile]) { self.files = files }
+        deinit {
+            buffers.forEach { $0.deallocate() }
+            raw.forEach { $0.deallocate() }
+        }
+    }
+}
