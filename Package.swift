@@ -19,6 +19,7 @@ let package = Package(
         .executable(name: "gpt-bench", targets: ["gpt-bench"]),
         .executable(name: "gpt-convert", targets: ["gpt-convert"]),
         .executable(name: "gpt-random-model", targets: ["gpt-random-model"]),
+        .executable(name: "gpt-score", targets: ["gpt-score"]),
         .executable(name: "gpt-server", targets: ["gpt-server"]),
         .executable(name: "gpt-train", targets: ["gpt-train"]),
     ],
@@ -71,11 +72,12 @@ let package = Package(
             name: "InferenceServer",
             dependencies: ["GPT", "HTTP", "JSON", .product(name: "Logging", package: "swift-log"),
                            .product(name: "CoreMetrics", package: "swift-metrics"),
-                           .product(name: "Prometheus", package: "swift-prometheus")]
+                           .product(name: "Prometheus", package: "swift-prometheus")],
+            resources: [.embedInCode("Resources/index.html")]
         ),
         .executableTarget(
             name: "generate",
-            dependencies: ["GPT", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["GPT", "JSON", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "gpt-server",
@@ -85,6 +87,10 @@ let package = Package(
         .executableTarget(
             name: "gpt-train",
             dependencies: ["GPT", "Training", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
+            name: "gpt-score",
+            dependencies: ["GPT", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "gpt-bench",
@@ -133,12 +139,12 @@ let package = Package(
         ),
         .testTarget(
             name: "InferenceServerTests",
-            dependencies: ["InferenceServer", "GPT", "HTTP", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["InferenceServer", "GPT", "HTTP", "JSON", .product(name: "Logging", package: "swift-log")]
         ),
         // Runs the built executables; depending on them makes `swift test` build them.
         .testTarget(
             name: "CLITests",
-            dependencies: ["generate", "gpt-convert", "gpt-random-model", "gpt-server"]
+            dependencies: ["generate", "gpt-convert", "gpt-random-model", "gpt-score", "gpt-server"]
         ),
     ]
 )

@@ -2,14 +2,14 @@
 # Installs what the package needs on Debian/Ubuntu: the C libraries it links
 # (OpenBLAS, libmicrohttpd). With --test, also what the tests outside Swift use:
 # headless Chromium and its driver (the web page test), and the Python
-# packages `openai`, `selenium`, `tokenizers`, and `gguf`, `safetensors` and
-# `numpy` (model file fixtures). Swift packages come through Package.swift.
+# packages `numpy`, `openai`, `schemathesis`, `selenium`, `tokenizers`, and `gguf`
+# and `safetensors` (model file fixtures). Swift packages come through Package.swift.
 set -euo pipefail
 packages=(libopenblas-dev libmicrohttpd-dev pkg-config)
 python_packages=()
 if [ "${1:-}" = "--test" ]; then
   packages+=(chromium chromium-driver python3-pip)
-  python_packages+=(openai selenium tokenizers gguf safetensors numpy)
+  python_packages+=(numpy openai schemathesis selenium tokenizers gguf safetensors)
 fi
 missing=()
 for package in "${packages[@]}"; do

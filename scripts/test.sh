@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Every test: the Swift suites (engine, tokenizer, HTTP layer, server over
-# loopback, CLI), then the official `openai` client and a headless Chromium
-# against real gpt-server processes. Needs `scripts/setup.sh --test` once.
+# loopback, CLI), then against real gpt-server processes: the official `openai`
+# client, log-probabilities against the numpy reference, tokens against
+# `tokenizers`, schemathesis over openapi.yaml, and a headless Chromium.
+# Needs `scripts/setup.sh --test` once.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 passed=0
@@ -12,6 +14,9 @@ run() {
 }
 run swift test
 run python3 scripts/openai_test.py --build .build/debug
+run python3 scripts/logprobs_test.py --build .build/debug
+run python3 scripts/tokens_test.py --build .build/debug
+run python3 scripts/schema_test.py --build .build/debug
 run python3 scripts/web_test.py --build .build/debug
 echo "test.sh: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -6,11 +6,14 @@ given), opens http://127.0.0.1:PORT/ and checks two scenarios:
 
   stream  the page asks for the server's API key (a random one, unless
           --no-api-key), then shows the model, streams 40 tokens visibly (the text grows
-          in several steps before the finish reason "length" appears) and
-          counts 40 tokens;
+          in several steps before the finish reason "length" appears),
+          counts 40 tokens, and colours each token by its probability, with
+          its alternatives in its tooltip;
   stop    a 1000-token generation is stopped with the Stop button: the page
           says "stopped", the text stops growing and the server's /health
-          reports no active generation within a few seconds.
+          reports no active generation within a few seconds;
+  score   Score paints the prompt: one coloured token per token the
+          `tokenizers` library makes of it, but the first, which nothing predicts.
 
 Needs Debian's `chromium` and `chromium-driver` and Python's `selenium`:
     apt-get install -y chromium chromium-driver && pip install selenium
@@ -21,7 +24,7 @@ Screenshots go to /tmp/web_test.png (finished stream) and
 /tmp/web_test_stopped.png. The last line is `web: N passed, M failed`
 (scenarios); the exit status is 1 when anything failed.
 
---proxy-page serves the page (extracted from Sources/InferenceServer/WebPage.swift)
+--proxy-page serves the page (Sources/InferenceServer/Resources/index.html)
 from a small same-origin proxy in front of the server, for servers without the
 GET / route.
 """
@@ -46,7 +49,7 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURE_TOKENIZER = os.path.join(ROOT, "Tests", "GPTTests", "Fixtures", "tokenizer", "gpt2ish.json")
-WEB_PAGE_SWIFT = os.path.join(ROOT, "Sources", "InferenceServer", "WebPage.swift")
+WEB_PAGE_HTML = os.path.join(ROOT, "Sources", "InferenceServer", "Resources", "index.html")
 PROMPT = "Once upon a time, in a test:"
 
 
@@ -123,18 +126,14 @@ def get_json(url, api_key=""):
         return json.loads(response.read())
 
 
-def page_from_swift():
-    """The HTML between #\"\"\" and \"\"\"# in WebPage.swift (written at column 0, so no indentation to strip)."""
-    source = open(WEB_PAGE_SWIFT, encoding="utf-8").read()
-    match = re.search(r'#"""\n(.*?)\n"""#', source, re.S)
-    if not match:
-        raise RuntimeError(f"no raw string literal in {WEB_PAGE_SWIFT}")
-    return match.group(1).encode()
+def page_file():
+    """The page as the server embeds it: Sources/InferenceServer/Resources/index.html."""
+    return open(WEB_PAGE_HTML, "rb").read()
 
 
 def start_proxy(upstream):
     """A same-origin stand-in for GET /: serves the page, forwards everything else (streaming)."""
-    page = page_from_swift()
+    page = page_file()
     host, port = upstream.split("://", 1)[1].rsplit(":", 1)
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -210,6 +209,8 @@ return {
   seed: $("seed-out").textContent, timings: $("timings").textContent,
   error: $("error").hidden ? "" : $("error").textContent,
   generate: !$("generate").disabled, stop: !$("stop").disabled,
+  tokens: Array.from(document.querySelectorAll("#gen .tok")).map((t) => [t.textContent, t.dataset.p, t.title]),
+  scored: Array.from(document.querySelectorAll("#prompt-out .tok")).map((t) => [t.textContent, t.dataset.p, t.title]),
 };
 """
 
@@ -302,6 +303,11 @@ def scenario_stream(driver, base, checks, model, api_key):
                  f"seed {current['seed']}, {current['rate']} tokens/s")
     checks.check(current["generate"] and not current["stop"] and not current["error"],
                  "Generate enabled again, Stop disabled, no error")
+    tokens = current["tokens"]
+    checks.check(len(tokens) >= 30 and "".join(t[0] for t in tokens) == current["gen"],
+                 "the generated text is made of coloured tokens", f"{len(tokens)} token spans")
+    checks.check(all(0 < float(t[1]) <= 1 and t[2].startswith("p = ") and t[2].count("\n") == 5 for t in tokens),
+                 "each token has its probability and 5 alternatives in its tooltip", repr(tokens[:2]))
     driver.save_screenshot("/tmp/web_test.png")
     errors = js_errors(driver)
     checks.check(not errors, "no JavaScript errors in the console", "; ".join(errors)[:300])
@@ -340,6 +346,28 @@ def scenario_stop(driver, base, server, checks):
     checks.check(not errors, "no JavaScript errors in the console", "; ".join(errors)[:300])
 
 
+def scenario_score(driver, tokenizer_path, checks):
+    import tokenizers
+
+    checks.begin("score: the prompt painted by how surprising each token was")
+    text = "To be, or not to be, that is the question."
+    set_field(driver, "prompt", text)
+    driver.find_element("id", "score").click()
+    done = wait_for(lambda: state(driver)["status"].startswith("scored"), 20)
+    current = state(driver)
+    checks.check(done and "perplexity" in current["status"], "the page says it scored the text, with a perplexity",
+                 current["status"])
+    expected = len(tokenizers.Tokenizer.from_file(tokenizer_path).encode(text).ids)
+    checks.check(current["prompt"] == text, "the painted prompt is the text", repr(current["prompt"]))
+    checks.check(len(current["scored"]) == expected - 1, "every token but the first is painted",
+                 f"{len(current['scored'])} spans for {expected} tokens")
+    checks.check(all(0 < float(t[1]) <= 1 and t[2].startswith("p = ") for t in current["scored"]),
+                 "each painted token has its probability and alternatives", repr(current["scored"][:2]))
+    driver.save_screenshot("/tmp/web_test_score.png")
+    errors = js_errors(driver)
+    checks.check(not errors, "no JavaScript errors in the console", "; ".join(errors)[:300])
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--build", default=".build/debug", help="folder with gpt-server and gpt-random-model")
@@ -350,7 +378,7 @@ def main():
     parser.add_argument("--no-api-key", action="store_true",
                         help="run the server without an API key (by default it gets a random one the page must ask for)")
     parser.add_argument("--proxy-page", action="store_true",
-                        help="serve the page from WebPage.swift through a same-origin proxy (server without GET /)")
+                        help="serve the page from Resources/index.html through a same-origin proxy (server without GET /)")
     args = parser.parse_args()
     build = os.path.abspath(os.path.join(ROOT, args.build) if not os.path.isabs(args.build) else args.build)
 
@@ -384,7 +412,8 @@ def main():
         driver = make_driver(args)
 
         for scenario in (lambda: scenario_stream(driver, base, checks, model, api_key),
-                         lambda: scenario_stop(driver, base, server, checks)):
+                         lambda: scenario_stop(driver, base, server, checks),
+                         lambda: scenario_score(driver, args.tokenizer, checks)):
             try:
                 scenario()
                 checks.end()

@@ -19,7 +19,7 @@ struct APIError: Error, Equatable {
     }
 
     static func notFound(_ path: String) -> APIError {
-        APIError(status: 404, code: "not_found", message: "no route for \(path); routes are GET /, POST /generate, GET /health, GET /model, GET /metrics, POST /v1/completions, GET /v1/models")
+        APIError(status: 404, code: "not_found", message: "no route for \(path); routes are GET /, POST /generate, GET /health, GET /model, GET /metrics, POST /tokenize, POST /detokenize, POST /v1/completions, POST /v1/chat/completions, GET /v1/models")
     }
 
     static func methodNotAllowed(_ method: String, path: String, allowed: [String]) -> APIError {

@@ -1,5 +1,6 @@
 import Foundation
 import GPT
+import JSON
 
 /// A setting that could not be applied; names where it came from.
 public struct ConfigError: Error, CustomStringConvertible {
@@ -37,6 +38,17 @@ public struct ConfigLoader {
         guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw ConfigError(description: "\(path): not a JSON object")
         }
+        // Foundation reads 3.0 as a number fit for an integer: this project's
+        // reader tells them apart, as the request parser does.
+        if case .object(let document)? = try? JSONValue.parse([UInt8](data)) {
+            for (key, value) in document.members {
+                if key == "defaults", case .object(let nested) = value {
+                    for (inner, innerValue) in nested.members { try Self.requireInteger("defaults.\(inner)", innerValue, source: path) }
+                } else {
+                    try Self.requireInteger(key, value, source: path)
+                }
+            }
+        }
         for (key, value) in object {
             if key == "defaults", let nested = value as? [String: Any] {
                 for (inner, innerValue) in nested { try set("defaults.\(inner)", value: innerValue, source: path) }
@@ -69,8 +81,31 @@ public struct ConfigLoader {
             try set(key, value: text, source: source)
             return
         }
+        if let parsed = try? JSONValue.parse(Array(text.utf8)) { try Self.requireInteger(key, parsed, source: source) }
         let value = (try? JSONSerialization.jsonObject(with: Data(text.utf8), options: .fragmentsAllowed)) ?? text
         try set(key, value: value, source: source)
+    }
+
+    /// The settings whose values are integers: like a request's integer fields,
+    /// they take JSON integers only (`3.0` is refused, not rounded).
+    static let integerKeys: Set<String> = {
+        // The Int properties by name; a setting's key is its property's name in snake case.
+        func integers(_ value: Any, prefix: String) -> [String] {
+            Mirror(reflecting: value).children.compactMap { child in
+                guard child.value is Int, let label = child.label else { return nil }
+                return prefix + label.reduce(into: "") { key, character in
+                    key += character.isUppercase ? "_" + character.lowercased() : String(character)
+                }
+            }
+        }
+        let keys = Set(ConfigLoader().keys)
+        return Set(integers(ServerConfig(), prefix: "") + integers(GenerationDefaults(), prefix: "defaults."))
+            .intersection(keys)
+    }()
+
+    private static func requireInteger(_ key: String, _ value: JSONValue, source: String) throws {
+        guard integerKeys.contains(key), case .number = value else { return }
+        throw ConfigError(description: "\(source): setting \"\(key)\" must be an integer, written without a fraction or exponent as in requests (got \(value.description))")
     }
 
     private func current(_ key: String) -> Any? {
@@ -108,7 +143,8 @@ extension ServerConfig {
         let checks: [(String, Int, ClosedRange<Int>)] = [
             ("port", port, 0...65535), ("max_active", maxActive, 1...256), ("max_queued", maxQueued, 0...100_000),
             ("max_num_tokens", maxNumTokens, 0...1_000_000), ("max_delay_ms", maxDelayMs, 0...60_000),
-            ("max_request_seconds", maxRequestSeconds, 1...86_400), ("max_body_bytes", maxBodyBytes, 64...(1 << 30)),
+            ("max_request_seconds", maxRequestSeconds, 1...86_400), ("max_choices", maxChoices, 1...1024),
+            ("max_body_bytes", maxBodyBytes, 64...(1 << 30)),
             ("max_connections", maxConnections, 1...100_000), ("max_connections_per_ip", maxConnectionsPerIp, 0...100_000),
             ("connection_timeout_seconds", connectionTimeoutSeconds, 0...86_400),
             ("connection_memory_bytes", connectionMemoryBytes, 4096...(1 << 30)),
@@ -119,6 +155,9 @@ extension ServerConfig {
         ]
         for (name, value, range) in checks where !range.contains(value) {
             throw ConfigError(description: "setting \(name) must be from \(range.lowerBound) to \(range.upperBound) (got \(value))")
+        }
+        if chatTemplate.turnMarker.isEmpty {
+            throw ConfigError(description: "settings chat_separator and chat_user_prefix must not both be empty: together they mark the user's turn, where a chat reply stops")
         }
     }
 

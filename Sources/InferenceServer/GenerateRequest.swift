@@ -4,16 +4,17 @@ import JSON
 /// A validated `POST /generate` body: the `generate` flags as JSON fields,
 /// with the same defaults (from the server's configuration).
 struct GenerateRequest: Sendable, Equatable {
-    var prompt: String
+    var prompt: Prompt
     var settings: GenerationSettings
     var stream: Bool
     var delayMilliseconds: Int
 
     /// The fields a body may carry, for "unknown field" messages.
     static let fields = ["prompt", "num_tokens", "max_seq_len", "top_k", "temp", "top_p", "eos_id", "seed", "stop",
-                         "stream", "delay_ms"]
+                         "min_p", "repeat_penalty", "repeat_last_n", "presence_penalty", "frequency_penalty",
+                         "logit_bias", "ignore_eos", "min_tokens", "logprobs", "stream", "delay_ms"]
 
-    init(prompt: String, settings: GenerationSettings, stream: Bool, delayMilliseconds: Int = 0) {
+    init(prompt: Prompt, settings: GenerationSettings, stream: Bool, delayMilliseconds: Int = 0) {
         self.prompt = prompt
         self.settings = settings
         self.stream = stream
@@ -47,10 +48,7 @@ struct GenerateRequest: Sendable, Equatable {
         guard let promptValue = object["prompt"] else {
             throw .badRequest("field \"prompt\" is required: the text to continue")
         }
-        guard case .string(let prompt) = promptValue, !prompt.isEmpty else {
-            throw .badRequest("field \"prompt\" must be a non-empty string; got \(promptValue.kindName)")
-        }
-        self.prompt = prompt
+        prompt = try Prompt.parse(promptValue, field: "prompt", vocabularySize: config.vocabularySize)
 
         let fields = RequestFields(object: object, label: { "field \"\($0)\"" }, nullIsAbsent: false)
         var settings = GenerationSettings()
@@ -62,6 +60,8 @@ struct GenerateRequest: Sendable, Equatable {
         settings.eosId = try fields.integer("eos_id", default: defaults.eosId, in: -1...(config.vocabularySize - 1))
         settings.seed = try fields.seed()
         settings.stop = try fields.stopStrings()
+        try fields.steering(into: &settings, maxNumTokens: maxNumTokens, repeatPenalty: "repeat_penalty")
+        settings.logprobs = try fields.logprobs()
         try Self.check(settings, for: config)
         self.settings = settings
         stream = try fields.boolean("stream", default: defaults.stream)

@@ -39,6 +39,7 @@ final class GenerationScheduler: @unchecked Sendable {  // mutable state is guar
         let generator: TokenGenerator
         var due = ContinuousClock.now
         var firstTokenMilliseconds: Double?
+        var scoresPosted = false
         let started = ContinuousClock.now
         init(job: Job, generator: TokenGenerator) {
             self.job = job
@@ -206,6 +207,10 @@ final class GenerationScheduler: @unchecked Sendable {  // mutable state is guar
 
     /// Sends a generated token to its job, or ends the job when there is none.
     private func deliver(_ token: GeneratedToken?, for slot: Slot) {
+        if !slot.scoresPosted, let scores = slot.generator.promptScores {
+            slot.scoresPosted = true
+            slot.job.post(.scored(scores))
+        }
         if let token {
             if slot.firstTokenMilliseconds == nil {
                 slot.firstTokenMilliseconds = (ContinuousClock.now - slot.job.submitted) / .milliseconds(1)

@@ -19,8 +19,19 @@ struct JobSummary: Sendable {
 enum JobEvent: Sendable {
     /// Left the queue: prefill begins.
     case started
+    /// The prompt's tokens scored (nil for the first), before any token; only when asked for (`echo`).
+    case scored([TokenLogprob?])
     case token(GeneratedToken)
     case finished(JobSummary)
+}
+
+/// Everything a job produced, for answers that are not streamed.
+struct JobResult: Sendable {
+    var summary: JobSummary
+    var tokens: [GeneratedToken]
+    /// The generated text, trailing text included.
+    var text: String
+    var promptScores: [TokenLogprob?]?
 }
 
 /// One request's generation, shared by the HTTP side (which waits for events)
@@ -37,9 +48,10 @@ final class Job: @unchecked Sendable {  // mutable state is guarded by `conditio
     /// Since when the oldest event not yet taken has waited; nil while none waits.
     private var untakenSince: ContinuousClock.Instant?
     private var stallHandlers: [@Sendable () -> Void] = []
-    private var finishHandlers: [@Sendable (JobSummary, [Int], String) -> Void] = []
-    private var summary: JobSummary?
-    private var ids: [Int] = []
+    private var finishHandlers: [@Sendable (JobResult) -> Void] = []
+    private var result: JobResult?
+    private var tokens: [GeneratedToken] = []
+    private var promptScores: [TokenLogprob?]?
     private var text = ""
     private var queued = true
 
@@ -51,14 +63,17 @@ final class Job: @unchecked Sendable {  // mutable state is guarded by `conditio
     // MARK: model thread side
 
     func post(_ event: JobEvent) {
-        var handlers: [@Sendable (JobSummary, [Int], String) -> Void] = []
+        var handlers: [@Sendable (JobResult) -> Void] = []
+        var finished: JobResult?
         condition.lock()
         switch event {
         case .started: queued = false
-        case .token(let token): ids.append(token.id); text += token.text
+        case .scored(let scores): promptScores = scores
+        case .token(let token): tokens.append(token); text += token.text
         case .finished(let final):
-            summary = final
             text += final.trailingText
+            finished = JobResult(summary: final, tokens: tokens, text: text, promptScores: promptScores)
+            result = finished
             handlers = finishHandlers
             finishHandlers = []
         }
@@ -66,12 +81,11 @@ final class Job: @unchecked Sendable {  // mutable state is guarded by `conditio
             if events.isEmpty { untakenSince = .now }
             events.append(event)
         }
-        let (finalIDs, finalText) = handlers.isEmpty ? ([], "") : (ids, text)  // copied only for the end
         condition.unlock()
         // After unlocking, so that the woken reader does not at once block on our lock.
         condition.broadcast()
-        if case .finished(let final) = event {
-            for handler in handlers { handler(final, finalIDs, finalText) }
+        if let finished {
+            for handler in handlers { handler(finished) }
         }
     }
 
@@ -125,25 +139,24 @@ final class Job: @unchecked Sendable {  // mutable state is guarded by `conditio
         for handler in handlers { handler() }
     }
 
-    /// Calls `handler` once with the summary, token ids and text when the job
-    /// ends (at once if it already has).
-    func onFinish(_ handler: @escaping @Sendable (JobSummary, [Int], String) -> Void) {
+    /// Calls `handler` once with everything the job produced when it ends
+    /// (at once if it already has).
+    func onFinish(_ handler: @escaping @Sendable (JobResult) -> Void) {
         condition.lock()
-        guard let summary else {
+        guard let result else {
             finishHandlers.append(handler)
             condition.unlock()
             return
         }
-        let (finalIDs, finalText) = (ids, text)
         condition.unlock()
-        handler(summary, finalIDs, finalText)
+        handler(result)
     }
 
     /// Waits for the end without blocking a thread; cancelling the task cancels the job.
-    func result() async -> (summary: JobSummary, ids: [Int], text: String) {
+    func result() async -> JobResult {
         await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                onFinish { summary, ids, text in continuation.resume(returning: (summary, ids, text)) }
+                onFinish { result in continuation.resume(returning: result) }
             }
         } onCancel: {
             cancellation.cancel()

@@ -64,6 +64,7 @@ final class JobStream<Encoding: StreamEncoding>: PulledBody, @unchecked Sendable
         for event in events {
             switch event {
             case .started: continue
+            case .scored(let scores): pending += encoding.scored(scores)
             case .token(let token): pending += encoding.token(token)
             case .finished(let summary):
                 pending += encoding.final(summary)

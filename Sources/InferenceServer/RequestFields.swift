@@ -60,6 +60,51 @@ struct RequestFields {
         return UInt64(value)
     }
 
+    /// `{"token id": bias}` as OpenAI sends it (ids as strings); ranges are the engine's to check.
+    func logitBias(_ key: String = "logit_bias") throws(APIError) -> [Int: Float] {
+        guard let field = self[key] else { return [:] }
+        guard case .object(let map) = field else {
+            throw .badRequest("\(label(key)) must be an object mapping token ids to biases from -100 to 100, such as {\"50256\": -100}; got \(field.description)",
+                              param: key)
+        }
+        var biases: [Int: Float] = [:]
+        for (id, value) in map.members {
+            let bias: Double
+            switch value {
+            case .integer(let integer): bias = Double(integer)
+            case .number(let number): bias = number
+            default: throw .badRequest("\(label(key)) values must be numbers from -100 to 100; got \(value.description) for \"\(id)\"", param: key)
+            }
+            guard let token = Int(id) else {
+                throw .badRequest("\(label(key)) keys must be token ids written as strings, such as \"50256\"; got \"\(id)\"", param: key)
+            }
+            biases[token] = Float(bias)
+        }
+        return biases
+    }
+
+    /// Sets the sampler fields both APIs share, under the names given
+    /// (`repeatPenalty` is nil where the API does not offer it).
+    func steering(into settings: inout GenerationSettings, maxNumTokens: Int, repeatPenalty: String?) throws(APIError) {
+        settings.minP = Float(try number("min_p", default: 0, in: 0...1))
+        settings.presencePenalty = Float(try number("presence_penalty", default: 0, in: -2...2))
+        settings.frequencyPenalty = Float(try number("frequency_penalty", default: 0, in: -2...2))
+        settings.logitBias = try logitBias()
+        settings.ignoreEOS = try boolean("ignore_eos", default: false)
+        settings.minTokens = try integer("min_tokens", default: 0, in: 0...maxNumTokens)
+        if let repeatPenalty {
+            settings.repeatPenalty = Float(try number(repeatPenalty, default: 1, in: 0...10, openLow: true))
+            settings.repeatLastN = try integer("repeat_last_n", default: 64, in: 0...GenerationSettings.maxRepeatLastN)
+        }
+    }
+
+    /// How many alternatives to show beside each token's log-probability; nil
+    /// (no log-probabilities) when absent or null, in both APIs.
+    func logprobs(_ key: String = "logprobs") throws(APIError) -> Int? {
+        guard let field = object[key], field.kindName != "null" else { return nil }
+        return try integer(key, default: 0, in: 0...TokenLogprob.maxAlternatives)
+    }
+
     /// Stop strings: a string or a list of strings; none when absent or null (in both APIs).
     func stopStrings(_ key: String = "stop") throws(APIError) -> [String] {
         let problem = "\(label(key)) must be a string or a list of at most \(GenerationSettings.maxStopStrings) strings"

@@ -3,19 +3,26 @@ import HTTP
 
 extension Router {
     /// `POST /generate`: the documented flags as JSON; streams in the format `Accept` asks for.
-    func generate(_ request: HTTPRequest, model: GenerationScheduler) async throws(APIError) -> (HTTPResponse, Job) {
+    func generate(_ request: HTTPRequest, model: GenerationScheduler) async throws(APIError) -> (HTTPResponse, [Job]) {
         try requireJSON(request)
         let parsed = try GenerateRequest(body: request.body, defaults: config.defaults, maxNumTokens: config.maxNumTokens,
                                          maxDelayMilliseconds: config.maxDelayMs, config: model.config)
         let job = try submit(parsed, to: model)
         guard parsed.stream else {
-            let (summary, ids, text) = await job.result()
-            let body = CompletionMessage(text: text, token_ids: ids, finish_reason: summary.finishReason.rawValue,
+            let result = await job.result()
+            let summary = result.summary
+            let tokenizer = model.textModel.tokenizer
+            let logprobs = parsed.settings.logprobs.map { _ in
+                result.tokens.compactMap { $0.logprob }.map { LogprobEntry($0, tokenizer: tokenizer) }
+            }
+            let body = CompletionMessage(text: result.text, token_ids: result.tokens.map(\.id), logprobs: logprobs,
+                                         finish_reason: summary.finishReason.rawValue,
                                          usage: Usage(summary.usage), timings: Timings(summary), seed: summary.seed)
-            return (json(200, body), job)
+            return (json(200, body), [job])
         }
-        let format = StreamFormat.negotiate(accept: request.header("accept"))
-        return (streamResponse(job, encoding: format, client: request.client), job)
+        let encoding = GenerateStream(format: StreamFormat.negotiate(accept: request.header("accept")),
+                                      tokenizer: model.textModel.tokenizer)
+        return (streamResponse(job, encoding: encoding, client: request.client), [job])
     }
 
     func requireJSON(_ request: HTTPRequest) throws(APIError) {

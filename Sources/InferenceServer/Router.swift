@@ -64,7 +64,7 @@ public final class Router: Sendable {
         let started = ContinuousClock.now
         let isPreflight = request.method == "OPTIONS" && request.header("access-control-request-method") != nil
         var response: HTTPResponse
-        var job: Job?
+        var jobs: [Job] = []
         if isPreflight {
             switch access.preflight(request) {
             case .success(let answer): response = answer
@@ -76,7 +76,7 @@ public final class Router: Sendable {
             response = render(.payloadTooLarge(limit: config.maxBodyBytes), for: request)
         } else {
             do {
-                (response, job) = try await route(request)
+                (response, jobs) = try await route(request)
             } catch {
                 response = render(error, for: request)
             }
@@ -84,12 +84,13 @@ public final class Router: Sendable {
         // A preflight's answer carries its own CORS headers.
         let cors = isPreflight ? [] : access.corsHeaders(origin: request.header("origin")) ?? []
         let status = response.status
-        return response.addingHeaders(cors).whenBodyProduced { [self, job] in
-            guard let job else { return finished(request, status: status, tokens: nil, started: started) }
-            // A stream whose client left ends before its job does: the count waits for the job.
-            job.onFinish { summary, _, _ in
-                self.finished(request, status: status, tokens: summary.usage.generatedTokens, started: started)
+        return response.addingHeaders(cors).whenBodyProduced { [self, jobs] in
+            guard !jobs.isEmpty else { return finished(request, status: status, tokens: nil, started: started) }
+            // A stream whose client left ends before its jobs do: the count waits for the last of them.
+            let tally = TokenTally(jobs: jobs.count) { tokens in
+                self.finished(request, status: status, tokens: tokens, started: started)
             }
+            for job in jobs { job.onFinish { tally.add($0.summary.usage.generatedTokens) } }
         }
     }
 
@@ -98,8 +99,8 @@ public final class Router: Sendable {
         request.path.hasPrefix("/v1/") ? error.openAIResponse : error.response
     }
 
-    /// The response, and the generation behind it, if any (for the log line).
-    private func route(_ request: HTTPRequest) async throws(APIError) -> (HTTPResponse, Job?) {
+    /// The response, and the generations behind it, if any (for the log line).
+    private func route(_ request: HTTPRequest) async throws(APIError) -> (HTTPResponse, [Job]) {
         let model = loaded.withLock { $0 }
         func allow(_ methods: String...) throws(APIError) {
             let accepted = methods.contains("GET") ? methods + ["HEAD"] : methods
@@ -114,32 +115,41 @@ public final class Router: Sendable {
         switch request.path {
         case "/":
             try allow("GET")
-            return (.text(status: 200, WebPage.html, contentType: "text/html; charset=utf-8"), nil)
+            return (.text(status: 200, WebPage.html, contentType: "text/html; charset=utf-8"), [])
         case "/health":
             try allow("GET")
             let model = try ready()
             guard !model.isStopping else { throw .shuttingDown }
             let load = model.load
-            return (json(200, HealthMessage(status: "ok", active: load.active, queued: load.queued)), nil)
+            return (json(200, HealthMessage(status: "ok", active: load.active, queued: load.queued)), [])
         case "/model":
             try allow("GET")
-            return (json(200, ModelMessage(try ready().textModel, config: config)), nil)
+            return (json(200, ModelMessage(try ready().textModel, config: config)), [])
         case "/metrics":
             try allow("GET")
             let load = model?.load ?? (active: 0, queued: 0)
             return (.full(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
-                          body: metrics.exposition(active: load.active, queued: load.queued)), nil)
+                          body: metrics.exposition(active: load.active, queued: load.queued)), [])
         case "/generate":
             try allow("POST")
             return try await generate(request, model: try ready())
         case "/v1/completions":
             try allow("POST")
             return try await completions(request, model: try ready())
+        case "/v1/chat/completions":
+            try allow("POST")
+            return try await chatCompletions(request, model: try ready())
+        case "/tokenize":
+            try allow("POST")
+            return (try tokenize(request, model: try ready()), [])
+        case "/detokenize":
+            try allow("POST")
+            return (try detokenize(request, model: try ready()), [])
         case "/v1/models":
             try allow("GET")
             let model = try ready()
             let id = Self.modelID(checkpointPath: model.textModel.checkpointPath)
-            return (json(200, OpenAIModelList(data: [.init(id: id, created: startTime)])), nil)
+            return (json(200, OpenAIModelList(data: [.init(id: id, created: startTime)])), [])
         default:
             throw .notFound(request.path)
         }
@@ -152,18 +162,37 @@ public final class Router: Sendable {
         var request = request
         // Drawn here, not in the engine, so even a request dropped from the queue reports it.
         request.settings.seed = request.settings.seed ?? GenerationSettings.freshSeed()
-        let tokens = model.textModel.tokenizer.encode(request.prompt)
+        let tokens = request.prompt.tokens(model.textModel.tokenizer)
         guard !tokens.isEmpty else { throw .badRequest("field \"prompt\" encodes to no tokens", param: "prompt") }
         let job = Job(request: request, promptTokens: tokens)
         try model.submit(job)
-        job.onFinish { [metrics] summary, _, _ in metrics.generation(summary) }
+        job.onFinish { [metrics] result in metrics.generation(result.summary) }
         return job
     }
 
     /// A streamed response that sends `job`'s events in `encoding` as they
     /// come, pulled by the connection's own thread (see ``JobStream``).
     func streamResponse(_ job: Job, encoding: some StreamEncoding, client: ClientConnection) -> HTTPResponse {
-        let headers = [("Content-Type", encoding.contentType), ("Cache-Control", "no-cache"), ("X-Accel-Buffering", "no")]
+        watchStall(job, client: client)
+        let keepAlive = Duration.milliseconds(config.keepAliveMilliseconds)
+        return HTTPResponse(status: 200, headers: streamHeaders(encoding.contentType),
+                            body: .pull(JobStream(job, encoding: encoding, client: client, keepAlive: keepAlive)))
+    }
+
+    /// Several choices' events as one stream (see ``ChoicesStream``).
+    func streamResponse<Encoding: ChoiceStreamEncoding>(_ choices: [(job: Job, encoding: Encoding)], n: Int,
+                                                        client: ClientConnection) -> HTTPResponse {
+        for choice in choices { watchStall(choice.job, client: client) }
+        let keepAlive = Duration.milliseconds(config.keepAliveMilliseconds)
+        return HTTPResponse(status: 200, headers: streamHeaders(choices[0].encoding.contentType),
+                            body: .pull(ChoicesStream(choices, n: n, client: client, keepAlive: keepAlive)))
+    }
+
+    private func streamHeaders(_ contentType: String) -> [(String, String)] {
+        [("Content-Type", contentType), ("Cache-Control", "no-cache"), ("X-Accel-Buffering", "no")]
+    }
+
+    private func watchStall(_ job: Job, client: ClientConnection) {
         job.onStall { [self] in
             // The connection's thread waits for the socket, which will not drain: fail it.
             client.abort()
@@ -171,9 +200,6 @@ public final class Router: Sendable {
             logger.warning("stream stalled: the client took nothing for write_timeout_seconds; generation cancelled",
                            metadata: ["write_timeout_s": "\(config.writeTimeoutSeconds)"])
         }
-        let keepAlive = Duration.milliseconds(config.keepAliveMilliseconds)
-        return HTTPResponse(status: 200, headers: headers,
-                            body: .pull(JobStream(job, encoding: encoding, client: client, keepAlive: keepAlive)))
     }
 
     func json<Body: Encodable>(_ status: Int, _ body: Body) -> HTTPResponse {
@@ -223,5 +249,25 @@ struct ModelMessage: Encodable {
         tokenizer = model.tokenizerPath
         format = model.format
         weight_type = model.weightType
+    }
+}
+
+/// Sums the tokens of a request's jobs and reports once the last has finished.
+private final class TokenTally: Sendable {
+    private let state: Mutex<(left: Int, tokens: Int)>
+    private let report: @Sendable (Int) -> Void
+
+    init(jobs: Int, report: @escaping @Sendable (Int) -> Void) {
+        state = Mutex((jobs, 0))
+        self.report = report
+    }
+
+    func add(_ tokens: Int) {
+        let total: Int? = state.withLock { state in
+            state.left -= 1
+            state.tokens += tokens
+            return state.left == 0 ? state.tokens : nil
+        }
+        if let total { report(total) }
     }
 }

@@ -47,6 +47,8 @@ public struct ServerConfig: Codable, Sendable, Equatable {
     /// Wall-clock cap on a request, from arrival to last token; a generation
     /// still running then is cancelled (finish reason `cancelled`, a log line).
     public var maxRequestSeconds = 600
+    /// Most completions one `/v1/completions` request may ask for (prompts × n).
+    public var maxChoices = 16
     /// Largest request body; beyond it, 413.
     public var maxBodyBytes = 1 << 20
     /// Connection limits: open connections, connections per client IP (more
@@ -76,7 +78,18 @@ public struct ServerConfig: Codable, Sendable, Equatable {
     public var apiKey = ""
     /// Browser origins allowed to call the API cross-origin (CORS); "*" for any.
     public var corsOrigins: [String] = []
+    /// The chat template (`/v1/chat/completions`): each message is its role's
+    /// prefix, its content and the separator; the reply follows the assistant's prefix.
+    public var chatSystemPrefix = ""
+    public var chatUserPrefix = "User: "
+    public var chatAssistantPrefix = "Assistant: "
+    public var chatSeparator = "\n"
     public var defaults = GenerationDefaults()
+
+    var chatTemplate: ChatTemplate {
+        ChatTemplate(systemPrefix: chatSystemPrefix, userPrefix: chatUserPrefix, assistantPrefix: chatAssistantPrefix,
+                     separator: chatSeparator)
+    }
 
     public init() {}
 
@@ -84,11 +97,14 @@ public struct ServerConfig: Codable, Sendable, Equatable {
         case host, port, checkpoint, tokenizer
         case maxActive = "max_active", maxQueued = "max_queued", maxNumTokens = "max_num_tokens"
         case maxDelayMs = "max_delay_ms", maxRequestSeconds = "max_request_seconds"
+        case maxChoices = "max_choices"
         case maxBodyBytes = "max_body_bytes", maxConnections = "max_connections"
         case maxConnectionsPerIp = "max_connections_per_ip", connectionTimeoutSeconds = "connection_timeout_seconds"
         case connectionMemoryBytes = "connection_memory_bytes", drainTimeoutSeconds = "drain_timeout_seconds"
         case requestReceiveTimeoutSeconds = "request_receive_timeout_seconds", writeTimeoutSeconds = "write_timeout_seconds"
         case keepAliveMilliseconds = "keep_alive_milliseconds", threads, apiKey = "api_key", corsOrigins = "cors_origins"
+        case chatSystemPrefix = "chat_system_prefix", chatUserPrefix = "chat_user_prefix"
+        case chatAssistantPrefix = "chat_assistant_prefix", chatSeparator = "chat_separator"
         case defaults
     }
 }

@@ -5,6 +5,8 @@ import JSON
 /// Turns a generation's events into the bytes of one streamed response format.
 protocol StreamEncoding: Sendable {
     var contentType: String { get }
+    /// The prompt's scores (`echo`), before any token.
+    func scored(_ scores: [TokenLogprob?]) -> [UInt8]
     func token(_ token: GeneratedToken) -> [UInt8]
     /// The end of the stream: leftover text and any summary.
     func final(_ summary: JobSummary) -> [UInt8]
@@ -12,8 +14,22 @@ protocol StreamEncoding: Sendable {
     var keepAlive: [UInt8]? { get }
 }
 
+/// One choice of several in one stream (`n`, batched prompts): its chunks
+/// carry `index`; each choice finishes on its own and the stream ends once.
+protocol ChoiceStreamEncoding: StreamEncoding {
+    var index: Int { get }
+    /// This choice's last chunk.
+    func finish(_ summary: JobSummary) -> [UInt8]
+    /// The end of the whole stream, with the usage of every choice.
+    func end(usage: GenerationUsage) -> [UInt8]
+}
+
+extension StreamEncoding {
+    func scored(_ scores: [TokenLogprob?]) -> [UInt8] { [] }
+}
+
 /// The wire formats of a streamed `/generate` response, chosen by `Accept`.
-enum StreamFormat: String, StreamEncoding {
+enum StreamFormat: String {
     /// Raw text as it is produced (`curl -N` shows it appear).
     case text = "text/plain"
     /// One JSON object per line: tokens, then a final `done` object.
@@ -36,28 +52,6 @@ enum StreamFormat: String, StreamEncoding {
         return best?.format ?? .text
     }
 
-    func token(_ token: GeneratedToken) -> [UInt8] {
-        switch self {
-        case .text: return Array(token.text.utf8)
-        case .ndjson, .sse: return tokenMessage(text: token.text, id: token.id)
-        }
-    }
-
-    func final(_ summary: JobSummary) -> [UInt8] {
-        switch self {
-        case .text: return Array(summary.trailingText.utf8)
-        case .ndjson, .sse:
-            let trailing = summary.trailingText.isEmpty ? [] : tokenMessage(text: summary.trailingText, id: nil)
-            return trailing + frame(JSONCoding.encode(DoneMessage(summary)))
-        }
-    }
-
-    /// `{"id":…,"text":…}`, the id left out for leftover text. Written directly
-    /// (sorted keys, as JSONEncoder would) because it runs once per token.
-    private func tokenMessage(text: String, id: Int?) -> [UInt8] {
-        frame(Array(((id.map { #"{"id":\#($0),"# } ?? "{") + #""text":\#(text.jsonQuoted)}"#).utf8))
-    }
-
     var keepAlive: [UInt8]? {
         switch self {
         case .text: return nil
@@ -66,8 +60,80 @@ enum StreamFormat: String, StreamEncoding {
         }
     }
 
-    private func frame(_ json: [UInt8]) -> [UInt8] {
+    func frame(_ json: [UInt8]) -> [UInt8] {
         self == .sse ? Array("data: ".utf8) + json + Array("\n\n".utf8) : json + [0x0A]
+    }
+}
+
+/// A streamed `/generate` response: its format, and the tokenizer that names
+/// the tokens of log-probabilities.
+struct GenerateStream: StreamEncoding {
+    let format: StreamFormat
+    let tokenizer: Tokenizer
+
+    var contentType: String { format.contentType }
+    var keepAlive: [UInt8]? { format.keepAlive }
+
+    func token(_ token: GeneratedToken) -> [UInt8] {
+        switch format {
+        case .text: return Array(token.text.utf8)
+        case .ndjson, .sse:
+            guard let logprob = token.logprob else { return tokenMessage(text: token.text, id: token.id) }
+            return format.frame(JSONCoding.encode(TokenMessage(token, logprob: logprob, tokenizer: tokenizer)))
+        }
+    }
+
+    func final(_ summary: JobSummary) -> [UInt8] {
+        switch format {
+        case .text: return Array(summary.trailingText.utf8)
+        case .ndjson, .sse:
+            let trailing = summary.trailingText.isEmpty ? [] : tokenMessage(text: summary.trailingText, id: nil)
+            return trailing + format.frame(JSONCoding.encode(DoneMessage(summary)))
+        }
+    }
+
+    /// `{"id":…,"text":…}`, the id left out for leftover text. Written directly
+    /// (sorted keys, as JSONEncoder would) because it runs once per token.
+    private func tokenMessage(text: String, id: Int?) -> [UInt8] {
+        format.frame(Array(((id.map { #"{"id":\#($0),"# } ?? "{") + #""text":\#(text.jsonQuoted)}"#).utf8))
+    }
+}
+
+/// A generated token with its log-probability, in `/generate`'s streams.
+struct TokenMessage: Encodable {
+    let id: Int
+    let text: String
+    let token: String
+    let logprob: Double
+    let top_logprobs: [LogprobEntry]
+    init(_ generated: GeneratedToken, logprob: TokenLogprob, tokenizer: Tokenizer) {
+        let entry = LogprobEntry(logprob, tokenizer: tokenizer)
+        id = generated.id
+        text = generated.text
+        token = entry.token
+        self.logprob = entry.logprob
+        top_logprobs = entry.top_logprobs ?? []
+    }
+}
+
+/// One token's log-probability in `/generate`: its id, its piece (see
+/// `Tokenizer.piece`), and its most likely alternatives (absent inside the list of alternatives).
+struct LogprobEntry: Encodable {
+    let id: Int
+    let token: String
+    let logprob: Double
+    let top_logprobs: [LogprobEntry]?
+    init(_ logprob: TokenLogprob, tokenizer: Tokenizer) {
+        id = logprob.id
+        token = tokenizer.piece(logprob.id)
+        self.logprob = logprob.logprob
+        top_logprobs = logprob.top.map { LogprobEntry(id: $0.id, token: tokenizer.piece($0.id), logprob: $0.logprob) }
+    }
+    private init(id: Int, token: String, logprob: Double) {
+        self.id = id
+        self.token = token
+        self.logprob = logprob
+        top_logprobs = nil
     }
 }
 
@@ -118,6 +184,8 @@ struct DoneMessage: Encodable {
 struct CompletionMessage: Encodable {
     let text: String
     let token_ids: [Int]
+    /// One entry per generated token, when the request asked for `logprobs`.
+    let logprobs: [LogprobEntry]?
     let finish_reason: String
     let usage: Usage
     let timings: Timings

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GPT
+import JSON
 
 /// `generate`: the documented flags (DESIGN §6) plus --seed and --top_p.
 /// Parsing and printing only; the engine does the rest. Numeric options take
@@ -41,19 +42,46 @@ struct Generate: ParsableCommand {
     @Option(name: .customLong("seed"), parsing: .unconditional, help: "Seed for reproducible sampling (default: random, printed on stderr).")
     var seed: UInt64?
 
+    @Option(name: .customLong("min_p"), parsing: .unconditional, help: "Drop tokens less likely than this fraction of the most likely one (0 = off).")
+    var minP: Float = 0
+
+    @Option(name: .customLong("repeat_penalty"), parsing: .unconditional, help: "Penalise tokens among the last --repeat_last_n (1 = off).")
+    var repeatPenalty: Float = 1
+
+    @Option(name: .customLong("repeat_last_n"), parsing: .unconditional, help: "How many of the latest tokens the penalties look at (0 = none).")
+    var repeatLastN = 64
+
+    @Option(name: .customLong("presence_penalty"), parsing: .unconditional, help: "Subtracted once from each recent token's logit (-2 ... 2).")
+    var presencePenalty: Float = 0
+
+    @Option(name: .customLong("frequency_penalty"), parsing: .unconditional, help: "Subtracted per occurrence from each recent token's logit (-2 ... 2).")
+    var frequencyPenalty: Float = 0
+
+    @Option(name: .customLong("logit_bias"), parsing: .unconditional,
+            help: "Biases as ID=BIAS[,ID=BIAS...] (-100 ... 100; -100 bans the token).")
+    var logitBias: String?
+
+    @Flag(name: .customLong("ignore_eos"), help: "Never draw --eos_id.")
+    var ignoreEOS = false
+
+    @Option(name: .customLong("min_tokens"), parsing: .unconditional, help: "Do not draw --eos_id before this many tokens.")
+    var minTokens = 0
+
+    @Option(name: .customLong("logprobs"), parsing: .unconditional,
+            help: "After the text, list each generated token's log-probability and this many likely alternatives on stderr (0 ... 20).")
+    var logprobs: Int?
+
     @Option(name: .customLong("stream"), help: "Print each token as it is produced (true) or all text at the end (false).")
     var stream = true
 
     @Option(name: .customLong("delay_ms"), parsing: .unconditional, help: "Pause between streamed tokens, in milliseconds.")
     var delayMilliseconds = 0
 
-    static let defaultCheckpoint = "gpt_checkpoint.bin"
-    static let defaultTokenizer = "tokenizer.json"
-
     /// Usage errors before any file is read; the model's own limits are checked once it is loaded.
     func validate() throws {
         if prompt.isEmpty { throw ValidationError("--prompt must not be empty") }
         if delayMilliseconds < 0 { throw ValidationError("--delay_ms must be 0 or more (got \(delayMilliseconds))") }
+        _ = try parsedLogitBias()
         try checkSettings(for: nil)
     }
 
@@ -66,28 +94,41 @@ struct Generate: ParsableCommand {
     }
 
     var settings: GenerationSettings {
-        GenerationSettings(numTokens: numTokens, maxSeqLen: maxSeqLen, topK: topK, temperature: temperature,
-                           topP: topP, eosId: eosId, seed: seed)
+        var settings = GenerationSettings(numTokens: numTokens, maxSeqLen: maxSeqLen, topK: topK, temperature: temperature,
+                                          topP: topP, eosId: eosId, seed: seed, logprobs: logprobs)
+        settings.minP = minP
+        settings.repeatPenalty = repeatPenalty
+        settings.repeatLastN = repeatLastN
+        settings.presencePenalty = presencePenalty
+        settings.frequencyPenalty = frequencyPenalty
+        settings.logitBias = (try? parsedLogitBias()) ?? [:]  // checked in validate()
+        settings.ignoreEOS = ignoreEOS
+        settings.minTokens = minTokens
+        return settings
+    }
+
+    /// `--logit_bias 50256=-100,13=2.5` as a map; its ranges are the engine's to check.
+    func parsedLogitBias() throws -> [Int: Float] {
+        guard let logitBias else { return [:] }
+        var biases: [Int: Float] = [:]
+        for entry in logitBias.split(separator: ",") {
+            let parts = entry.split(separator: "=", omittingEmptySubsequences: false)
+            guard parts.count == 2, let id = Int(parts[0].trimmingCharacters(in: .whitespaces)),
+                  let bias = Float(parts[1].trimmingCharacters(in: .whitespaces)) else {
+                throw ValidationError("--logit_bias must be ID=BIAS pairs separated by commas, such as 50256=-100,13=2.5 (got \"\(entry)\")")
+            }
+            biases[id] = bias
+        }
+        return biases
     }
 
     /// The files to load: the flags, else the defaults in the current directory,
     /// else the bundled Shakespeare model (said on stderr). With --ckpt but no
     /// --tokenizer, the tokenizer is the model's own (nil here; see `TextModel`).
     func modelPaths() -> (checkpoint: String, tokenizer: String?) {
-        if let checkpoint { return (checkpoint, tokenizer) }
-        let files = FileManager.default
-        var checkpointPath = Self.defaultCheckpoint
-        var tokenizerPath = tokenizer ?? Self.defaultTokenizer
-        let useBundled = !files.fileExists(atPath: checkpointPath)
-            || (tokenizer == nil && !files.fileExists(atPath: tokenizerPath))
-        if useBundled, let bundled = BundledModel.locate() {
-            checkpointPath = bundled.appendingPathComponent(Self.defaultCheckpoint).path
-            if tokenizer == nil {
-                tokenizerPath = bundled.appendingPathComponent(Self.defaultTokenizer).path
-            }
-            printError("generate: using the bundled model in \(bundled.path)")
-        }
-        return (checkpointPath, tokenizerPath)
+        let files = BundledModel.files(checkpoint: checkpoint, tokenizer: tokenizer)
+        if let bundled = files.bundled { printError("generate: using the bundled model in \(bundled.path)") }
+        return (files.checkpoint, files.tokenizer)
     }
 
     func run() throws {
@@ -104,7 +145,9 @@ struct Generate: ParsableCommand {
         let output = StandardOutput()
         output.write(prompt)
         output.flush()
+        var scored: [TokenLogprob] = []
         for token in generator {
+            if let logprob = token.logprob { scored.append(logprob) }
             output.write(token.text)
             if stream {
                 output.flush()
@@ -113,12 +156,24 @@ struct Generate: ParsableCommand {
         }
         output.write(generator.trailingText + "\n")
         output.flush()
+        if logprobs != nil { printLogprobs(scored, tokenizer: textModel.tokenizer) }
 
         let timings = generator.timings
         printError(String(format: "generate: %d tokens (%@), prefill %.1f ms for %d prompt tokens, %.2f ms/token, seed %llu",
                           generator.usage.generatedTokens, generator.finishReason?.rawValue ?? "-",
                           timings.prefillMilliseconds, generator.usage.promptTokens,
                           timings.millisecondsPerToken, generator.seed))
+    }
+}
+
+/// One line per token on stderr: its log-probability, its piece (as JSON, so
+/// spaces and newlines show), then the alternatives as piece=logprob.
+func printLogprobs(_ scored: [TokenLogprob], tokenizer: Tokenizer) {
+    printError("generate: logprob  token  alternatives (the model's raw distribution, natural log)")
+    for score in scored {
+        let alternatives = score.top.map { "\(tokenizer.piece($0.id).jsonQuoted)=\(String(format: "%.4f", $0.logprob))" }
+        printError(String(format: "%8.4f  ", score.logprob) + tokenizer.piece(score.id).jsonQuoted + "  "
+                   + alternatives.joined(separator: " "))
     }
 }
 

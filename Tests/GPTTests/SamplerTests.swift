@@ -75,6 +75,106 @@ import Testing
         #expect(chiSquare(counts, expected) < 13.82)  // 2 degrees of freedom
     }
 
+    // MARK: the steering samplers, each against its distribution written out from its definition
+
+    /// Counts of `draws` tokens sampled after `context`, `generated` of them generated.
+    func histogram(_ sampler: Sampler, context: [Int], generated: Int = 0, draws: Int, seed: UInt64) -> [Int] {
+        var random = Xoshiro256StarStar(seed: seed)
+        var counts = [Int](repeating: 0, count: logits.count)
+        for _ in 0..<draws { counts[sampler.sample(logits, context: context, generated: generated, using: &random)] += 1 }
+        return counts
+    }
+
+    /// softmax(changed logits / temperature) over `keep`.
+    func distribution(_ changed: [Float], temperature: Double = 1, keep: Set<Int>? = nil) -> [Double] {
+        let weights = changed.indices.map { (keep ?? Set(changed.indices)).contains($0) ? Foundation.exp(Double(changed[$0]) / temperature) : 0 }
+        let sum = weights.reduce(0, +)
+        return weights.map { $0 / sum }
+    }
+
+    @Test func minPDropsTokensBelowAFractionOfTheMostLikely() {
+        // p = softmax(logits): p(1) ≈ 0.457; min_p 0.3 keeps p ≥ 0.137: ids 1, 3 (0.277), 5 (0.168).
+        let full = distribution(logits)
+        #expect(full[5] >= 0.3 * full[1] && full[0] < 0.3 * full[1])
+        var sampler = Sampler(temperature: 1, topK: 0)
+        sampler.minP = 0.3
+        let counts = histogram(sampler, logits, draws: 100_000, seed: 21)
+        #expect(counts[0] == 0 && counts[2] == 0 && counts[4] == 0 && counts[6] == 0)
+        #expect(chiSquare(counts, distribution(logits, keep: [1, 3, 5])) < 13.82)  // 2 degrees of freedom
+    }
+
+    @Test func repeatPenaltyDividesPositiveAndMultipliesNegativeLogits() {
+        var sampler = Sampler(temperature: 1, topK: 0)
+        sampler.repeatPenalty = 1.5
+        sampler.repeatLastN = 3
+        // Context [0, 1, 4, 1]: the last 3 are 1, 4, 1 (id 0 fell out of the window); 1 counts once.
+        var changed = logits
+        changed[1] = 3.0 / 1.5
+        changed[4] = -1.0 * 1.5
+        let counts = histogram(sampler, context: [0, 1, 4, 1], draws: 200_000, seed: 22)
+        #expect(chiSquare(counts, distribution(changed)) < 22.46)  // 6 degrees of freedom
+        #expect(chiSquare(counts, distribution(logits)) > 100)
+    }
+
+    @Test func presenceAndFrequencyPenaltiesSubtractPerTokenAndPerOccurrence() {
+        var sampler = Sampler(temperature: 0.8, topK: 0)
+        (sampler.presencePenalty, sampler.frequencyPenalty) = (0.5, 0.4)
+        var changed = logits
+        changed[3] = 2.5 - 0.5 - 2 * 0.4
+        changed[5] = 2.0 - 0.5 - 1 * 0.4
+        let counts = histogram(sampler, context: [3, 3, 5], draws: 200_000, seed: 23)
+        #expect(chiSquare(counts, distribution(changed, temperature: 0.8)) < 22.46)
+        #expect(chiSquare(counts, distribution(logits, temperature: 0.8)) > 100)
+    }
+
+    @Test func logitBiasAddsAndMinusHundredBans() {
+        var sampler = Sampler(temperature: 1, topK: 0)
+        sampler.logitBias = [0: 2, 1: -100, 6: -0.5]
+        var changed = logits
+        changed[0] += 2
+        changed[6] -= 0.5
+        let counts = histogram(sampler, context: [], draws: 200_000, seed: 24)
+        #expect(counts[1] == 0)
+        var keep = Set(logits.indices)
+        keep.remove(1)
+        #expect(chiSquare(counts, distribution(changed, keep: keep)) < 20.52)  // 5 degrees of freedom
+        // A ban holds for greedy sampling too.
+        var greedy = Sampler(temperature: 0, topK: 0)
+        greedy.logitBias = [1: -100]
+        var random = Xoshiro256StarStar(seed: 1)
+        #expect(greedy.sample(logits, context: [], generated: 0, using: &random) == 3)
+    }
+
+    @Test func eosIsBannedBeforeMinTokensAndAlwaysWithIgnoreEOS() {
+        var sampler = Sampler(temperature: 0, topK: 0)
+        sampler.eosId = 1  // the most likely token
+        sampler.minTokens = 2
+        var random = Xoshiro256StarStar(seed: 1)
+        #expect(sampler.sample(logits, context: [], generated: 1, using: &random) == 3)
+        #expect(sampler.sample(logits, context: [], generated: 2, using: &random) == 1)
+        sampler.ignoreEOS = true
+        #expect(sampler.sample(logits, context: [], generated: 50, using: &random) == 3)
+    }
+
+    @Test func steeringSettingsOutOfRangeAreRefused() {
+        let config = GPTConfig(maxT: 16, vocabularySize: 100, layers: 1, heads: 1, channels: 8)
+        let cases: [(String, (inout GenerationSettings) -> Void)] = [
+            ("min_p", { $0.minP = 1.5 }), ("min_p", { $0.minP = -0.1 }),
+            ("repeat_penalty", { $0.repeatPenalty = 0 }), ("repeat_penalty", { $0.repeatPenalty = 11 }),
+            ("repeat_last_n", { $0.repeatLastN = -1 }),
+            ("presence_penalty", { $0.presencePenalty = 2.5 }), ("frequency_penalty", { $0.frequencyPenalty = -3 }),
+            ("logit_bias", { $0.logitBias = [100: 1] }), ("logit_bias", { $0.logitBias = [5: 101] }),
+            ("logit_bias", { $0.logitBias = [-1: 1] }), ("min_tokens", { $0.minTokens = -1 }),
+        ]
+        for (field, change) in cases {
+            var settings = GenerationSettings()
+            settings.maxSeqLen = 16
+            change(&settings)
+            #expect(throws: SettingsError.self, "\(field)") { try settings.validate(for: config) }
+            do { try settings.validate(for: config) } catch { #expect(error.field == field) }
+        }
+    }
+
     @Test func sameSeedSameTokens() {
         let sampler = Sampler(temperature: 1, topK: 0)
         #expect(histogram(sampler, logits, draws: 50, seed: 5) == histogram(sampler, logits, draws: 50, seed: 5))

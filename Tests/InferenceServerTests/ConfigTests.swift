@@ -33,6 +33,30 @@ import Testing
         #expect(config.host == "127.0.0.1")
     }
 
+    /// Integer settings take JSON integers only, as integer request fields do:
+    /// `3.0` is refused from every layer, not rounded; number settings take integers.
+    @Test func integerSettingsRefuseFractionsLikeRequests() throws {
+        #expect(ConfigLoader.integerKeys.isSuperset(of: ["port", "max_active", "max_connections_per_ip", "defaults.top_k",
+                                                         "defaults.num_tokens", "defaults.eos_id", "defaults.delay_ms"]))
+        #expect(ConfigLoader.integerKeys.isDisjoint(with: ["host", "defaults.temp", "defaults.top_p", "defaults.stream"]))
+        var loader = ConfigLoader()
+        for (key, value) in [("defaults.top_k", "3.0"), ("max_active", "2.5"), ("port", "8e3"), ("defaults.num_tokens", "5.0")] {
+            do {
+                try loader.apply(override: "\(key)=\(value)", source: "--set")
+                Issue.record("\(key)=\(value) was accepted")
+            } catch {
+                #expect("\(error)".contains("setting \"\(key)\" must be an integer"), "\(error)")
+            }
+        }
+        #expect(throws: ConfigError.self) { try loader.apply(environment: ["GPT_SERVER_DEFAULTS_TOP_K": "3.0"]) }
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("server-\(UUID().uuidString).json")
+        try Data(#"{"defaults": {"eos_id": 1.0}}"#.utf8).write(to: file)
+        #expect(throws: ConfigError.self) { try loader.apply(file: file.path) }
+        try loader.apply(override: "defaults.top_k=3", source: "--set")
+        try loader.apply(override: "defaults.temp=1", source: "--set")
+        #expect(try loader.config().defaults.topK == 3)
+    }
+
     @Test func refusesUnknownSettingsAndWrongTypes() throws {
         var loader = ConfigLoader()
         #expect(throws: ConfigError.self) { try loader.apply(override: "max_actve=3", source: "--set") }

@@ -41,10 +41,11 @@ import Testing
     }
 
     @Test(arguments: [
-        (#"{"model": "MODEL", "prompt": "x", "n": 2}"#, 400, "n"),
-        (#"{"model": "MODEL", "prompt": "x", "logprobs": 3}"#, 400, "logprobs"),
-        (#"{"model": "MODEL", "prompt": "x", "echo": true}"#, 400, "echo"),
-        (#"{"model": "MODEL", "prompt": ["a", "b"]}"#, 400, "prompt"),
+        (#"{"model": "MODEL", "prompt": "x", "n": 17}"#, 400, "n"),
+        (#"{"model": "MODEL", "prompt": "x", "logprobs": 21}"#, 400, "logprobs"),
+        (#"{"model": "MODEL", "prompt": "x", "echo": "yes"}"#, 400, "echo"),
+        (#"{"model": "MODEL", "prompt": [5, 2100]}"#, 400, "prompt"),
+        (#"{"model": "MODEL", "prompt": ["a", 5]}"#, 400, "prompt"),
         (#"{"model": "MODEL", "prompt": "x", "temperature": 3}"#, 400, "temperature"),
         (#"{"model": "other-model", "prompt": "x"}"#, 404, "model"),
         (#"{"prompt": "x"}"#, 400, "model"),

@@ -75,4 +75,22 @@ public enum BundledModel {
             .map { $0.appendingPathComponent(directory) }
             .first { FileManager.default.fileExists(atPath: $0.appendingPathComponent("gpt_checkpoint.bin").path) }
     }
+
+    public static let checkpointFile = "gpt_checkpoint.bin"
+    public static let tokenizerFile = "tokenizer.json"
+
+    /// The files a command line tool loads: with a checkpoint given, it and the
+    /// tokenizer given (nil: the model's own, see `TextModel`); else
+    /// `gpt_checkpoint.bin` and `tokenizer.json` in the current directory, else
+    /// the bundled model's (then `bundled` names its folder, for the tool to say so).
+    public static func files(checkpoint: String?, tokenizer: String?) -> (checkpoint: String, tokenizer: String?, bundled: URL?) {
+        if let checkpoint { return (checkpoint, tokenizer, nil) }
+        let files = FileManager.default
+        let tokenizerPath = tokenizer ?? tokenizerFile
+        let useBundled = !files.fileExists(atPath: checkpointFile)
+            || (tokenizer == nil && !files.fileExists(atPath: tokenizerPath))
+        guard useBundled, let bundled = locate() else { return (checkpointFile, tokenizerPath, nil) }
+        return (bundled.appendingPathComponent(checkpointFile).path,
+                tokenizer ?? bundled.appendingPathComponent(tokenizerFile).path, bundled)
+    }
 }

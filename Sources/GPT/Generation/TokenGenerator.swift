@@ -5,6 +5,18 @@ public struct GeneratedToken: Sendable, Equatable {
     public let id: Int
     /// Text this token completes; empty while it holds part of a multi-byte character.
     public let text: String
+    /// Where this token's text begins in the generated text, in Unicode scalars
+    /// (stop strings aside: the offset counts everything decoded before it).
+    public let textOffset: Int
+    /// Its log-probability and alternatives, when the settings ask for them.
+    public let logprob: TokenLogprob?
+
+    public init(id: Int, text: String, textOffset: Int = 0, logprob: TokenLogprob? = nil) {
+        self.id = id
+        self.text = text
+        self.textOffset = textOffset
+        self.logprob = logprob
+    }
 }
 
 public enum FinishReason: String, Sendable, Codable {
@@ -70,6 +82,9 @@ public final class TokenGenerator: IteratorProtocol, Sequence {
     /// Bytes of an unfinished character left at the end, as U+FFFD (usually empty).
     public private(set) var trailingText = ""
     public private(set) var timings = GenerationTimings()
+    /// With `settings.scorePrompt`, each prompt token's log-probability (nil for
+    /// the first), set by the first step.
+    public private(set) var promptScores: [TokenLogprob?]?
     public let cancellation: CancellationFlag
 
     private let model: Model
@@ -80,6 +95,7 @@ public final class TokenGenerator: IteratorProtocol, Sequence {
     private var textDecoder = UTF8StreamDecoder()
     private var stopStrings: StopStrings
     private var context: [Int]  // prompt + generated: what the window slides over
+    private var decodedScalars = 0  // Unicode scalars of generated text decoded so far
 
     /// Generates from `prompt` encoded by `tokenizer`.
     public convenience init(model: Model, tokenizer: Tokenizer, prompt: String, settings: GenerationSettings,
@@ -105,7 +121,7 @@ public final class TokenGenerator: IteratorProtocol, Sequence {
         self.cancellation = cancellation
         self.seed = settings.seed ?? GenerationSettings.freshSeed()
         random = Xoshiro256StarStar(seed: seed)
-        sampler = Sampler(temperature: settings.temperature, topK: settings.topK, topP: settings.topP)
+        sampler = Sampler(settings)
         state = model.makeState(capacity: settings.maxSeqLen)
         context = promptTokens
         stopStrings = StopStrings(settings.stop)
@@ -123,6 +139,11 @@ public final class TokenGenerator: IteratorProtocol, Sequence {
         case .decode(let token, let state):
             return complete(logits: model.forward([token], state: state), started: started)
         case .window:
+            if settings.scorePrompt && promptScores == nil {
+                promptScores = Scoring.score(promptTokens, model: model, window: settings.maxSeqLen,
+                                             alternatives: settings.logprobs ?? 0)
+                if case .over = nextStep() { return nil }
+            }
             // First pass, or the window slid: positions shifted, so recompute it whole.
             state.reset()
             return complete(logits: model.forward(Array(context.suffix(settings.maxSeqLen)), state: state), started: started)
@@ -148,6 +169,7 @@ public final class TokenGenerator: IteratorProtocol, Sequence {
             _ = finish(.cancelled)
             return .over
         }
+        if settings.scorePrompt && promptScores == nil { return .window }
         if generatedTokens.count >= settings.numTokens {
             _ = finish(.length)
             return .over
@@ -162,7 +184,7 @@ public final class TokenGenerator: IteratorProtocol, Sequence {
     /// Samples the next token from `logits` (the model's output for the step
     /// `nextStep()` asked for, begun at `started`) and returns it, or nil if it ends the generation.
     package func complete(logits: [Float], started: ContinuousClock.Instant) -> GeneratedToken? {
-        let id = sampler.sample(logits, using: &random)
+        let id = sampler.sample(logits, context: context, generated: generatedTokens.count, using: &random)
         let elapsed = (ContinuousClock.now - started) / .milliseconds(1)
         if generatedTokens.isEmpty {
             timings.prefillMilliseconds = elapsed
@@ -174,11 +196,14 @@ public final class TokenGenerator: IteratorProtocol, Sequence {
         if id == settings.eosId { return finish(.eos) }
         generatedTokens.append(id)
         context.append(id)
+        let logprob = settings.logprobs.map { TokenLogprob(id: id, logits: logits, alternatives: $0) }
         let text = tokenizer.map { textDecoder.append($0.tokenBytes(id)) } ?? ""
-        guard !stopStrings.isEmpty else { return GeneratedToken(id: id, text: text) }
+        let offset = decodedScalars
+        decodedScalars += text.unicodeScalars.count
+        guard !stopStrings.isEmpty else { return GeneratedToken(id: id, text: text, textOffset: offset, logprob: logprob) }
         let (released, stopped) = stopStrings.push(text)
         if stopped { finishReason = .stop }  // this token is the last; nothing after the match is returned
-        return GeneratedToken(id: id, text: released)
+        return GeneratedToken(id: id, text: released, textOffset: offset, logprob: logprob)
     }
 
     private func finish(_ reason: FinishReason) -> GeneratedToken? {

@@ -1,0 +1,90 @@
+import Foundation
+import GPT
+import HTTP
+
+/// Several choices of one request (`n`, batched prompts) as one streamed
+/// body, pulled by the connection's thread like ``JobStream``: each choice's
+/// chunks as they come, told apart by their index; each choice's own end;
+/// then, after the last, the usage of all and the stream's end.
+// @unchecked: the mutable state is touched only by the connection's thread
+// (PulledBody's contract).
+final class ChoicesStream<Encoding: ChoiceStreamEncoding>: PulledBody, @unchecked Sendable {
+    /// How long one pull waits on one job before looking at the others and probing the client.
+    private static var waitSlice: TimeInterval { 0.02 }
+
+    private let choices: [(job: Job, encoding: Encoding)]
+    private let n: Int
+    private let client: ClientConnection
+    private let keepAlive: Duration
+    private var open: Set<Int>
+    private var usage = GenerationUsage()
+    private var pending: [UInt8] = []
+    private var ended = false
+    private var lastSent = ContinuousClock.now
+
+    init(_ choices: [(job: Job, encoding: Encoding)], n: Int, client: ClientConnection, keepAlive: Duration) {
+        self.choices = choices
+        self.n = n
+        self.client = client
+        self.keepAlive = keepAlive
+        open = Set(choices.indices)
+    }
+
+    func next(maxBytes: Int) -> PulledPiece {
+        if pending.isEmpty && !ended { pull() }
+        guard pending.isEmpty else {
+            let count = min(maxBytes, pending.count)
+            defer { pending.removeFirst(count) }
+            lastSent = .now
+            return .bytes(Array(pending.prefix(count)))
+        }
+        if ended { return .end }
+        guard client.isConnected else {
+            cancelAll()
+            return .abort
+        }
+        return .notYet
+    }
+
+    /// Every open choice's events since the last pull (waiting a little on one of them).
+    private func pull() {
+        guard let waitOn = open.min() else { return }
+        for i in open.sorted() {
+            for event in choices[i].job.nextEvents(timeout: i == waitOn ? Self.waitSlice : 0) {
+                switch event {
+                case .started: continue
+                case .scored(let scores): pending += choices[i].encoding.scored(scores)
+                case .token(let token): pending += choices[i].encoding.token(token)
+                case .finished(let summary):
+                    pending += choices[i].encoding.finish(summary)
+                    usage.add(summary.usage, countingPrompt: choices[i].encoding.index % n == 0)
+                    open.remove(i)
+                }
+            }
+        }
+        if open.isEmpty {
+            pending += choices[0].encoding.end(usage: usage)
+            ended = true
+        } else if pending.isEmpty, let line = choices[0].encoding.keepAlive,
+                  choices.allSatisfy({ $0.job.isQueued }), ContinuousClock.now - lastSent >= keepAlive {
+            pending = line
+        }
+    }
+
+    private func cancelAll() {
+        for choice in choices { choice.job.cancellation.cancel() }
+    }
+
+    /// A response that did not reach its end cancels the generations behind it.
+    func closed(delivered: Bool) {
+        if !delivered { cancelAll() }
+    }
+}
+
+extension GenerationUsage {
+    /// Adds a choice's usage; a prompt completed n times counts once.
+    mutating func add(_ other: GenerationUsage, countingPrompt: Bool) {
+        if countingPrompt { promptTokens += other.promptTokens }
+        generatedTokens += other.generatedTokens
+    }
+}
