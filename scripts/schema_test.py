@@ -29,12 +29,13 @@ def main():
     with TestServer(args.build, context=16, settings=["max_num_tokens=4", "defaults.num_tokens=4", "defaults.max_seq_len=16", "max_choices=2"],
                     name="shakespeare") as server:  # the model id of the spec's examples
         run = subprocess.run(
-            ["schemathesis", "run", os.path.join(ROOT, "openapi.yaml"), "--url", f"http://127.0.0.1:{server.port}",
+            ["schemathesis", "run", os.path.abspath(os.path.join(ROOT, "openapi.yaml")), "--url", f"http://127.0.0.1:{server.port}",
              "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
              "--max-examples", str(args.examples), "--seed", "1", "--workers", "1", "--request-timeout", "60",
              "--phases", "examples,coverage,fuzzing", "--suppress-health-check", "all"],
             env={**os.environ, "SCHEMATHESIS_HOOKS": "schema_hooks",
-                 "PYTHONPATH": os.path.dirname(os.path.abspath(__file__))})
+                 "PYTHONPATH": os.path.dirname(os.path.abspath(__file__))},
+            cwd=server.folder)  # its caches (.schemathesis, .hypothesis) go with the server's temp folder
     print(f"schema: {'passed' if run.returncode == 0 else 'FAILED'}")
     sys.exit(run.returncode)
 
