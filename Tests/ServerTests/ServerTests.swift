@@ -220,7 +220,8 @@ import Testing
         #expect(clash.stderr.contains("in use"))
     }
 
-    /// Runs gpt-server where it is expected to stop at startup: its exit status and stderr.
+    /// Runs gpt-server where it is expected to stop at startup: its exit status
+    /// and stderr. One that hangs instead is killed after 60 s (and fails).
     static func failedStart(_ arguments: [String]) throws -> (status: Int32, stderr: String) {
         let process = Process()
         process.executableURL = ServerProcess.products.appendingPathComponent("gpt-server")
@@ -229,6 +230,10 @@ import Testing
         process.standardError = errors
         process.standardOutput = Pipe()
         try process.run()
+        let pid = process.processIdentifier
+        DispatchQueue.global().asyncAfter(deadline: .now() + 60) { [process] in
+            if process.isRunning { kill(pid, SIGKILL) }
+        }
         let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         return (process.terminationStatus, stderr)
