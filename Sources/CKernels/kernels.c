@@ -262,6 +262,46 @@ AVX2 static float dot_q4_0_avx2(const block_q4_0 *w, const block_act *x, int blo
     }
     return horizontal_sum(_mm256_add_ps(a0, a1));
 }
+
+// Widening for prefill tiles: eight values per instruction group.
+AVX2 static void widen_row_avx2(gpt_type type, const char *row, float *y, int IC) {
+    int i = 0;
+    switch (type) {
+    case GPT_TYPE_F32:
+        memcpy(y, row, (size_t)IC * 4);
+        return;
+    case GPT_TYPE_F16:
+        for (; i + 8 <= IC; i += 8) _mm256_storeu_ps(y + i, load_f16((const uint16_t *)row + i));
+        for (; i < IC; i++) y[i] = _cvtsh_ss(((const uint16_t *)row)[i]);
+        return;
+    case GPT_TYPE_BF16:
+        for (; i + 8 <= IC; i += 8) _mm256_storeu_ps(y + i, load_bf16((const uint16_t *)row + i));
+        for (; i < IC; i++) y[i] = bf16_to_float(((const uint16_t *)row)[i]);
+        return;
+    case GPT_TYPE_Q8_0:
+    case GPT_TYPE_Q4_0:
+        for (int b = 0; b < IC / 32; b++) {
+            __m256i q;
+            float d;
+            if (type == GPT_TYPE_Q8_0) {
+                const block_q8_0 *block = (const block_q8_0 *)row + b;
+                q = _mm256_loadu_si256((const __m256i *)block->qs);
+                d = _cvtsh_ss(block->d);
+            } else {
+                const block_q4_0 *block = (const block_q4_0 *)row + b;
+                q = unpack_q4_0(block->qs);
+                d = _cvtsh_ss(block->d);
+            }
+            const __m256 scale = _mm256_set1_ps(d);
+            __m128i low = _mm256_castsi256_si128(q), high = _mm256_extracti128_si256(q, 1);
+            _mm256_storeu_ps(y + b * 32, _mm256_mul_ps(scale, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(low))));
+            _mm256_storeu_ps(y + b * 32 + 8, _mm256_mul_ps(scale, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(low, 8)))));
+            _mm256_storeu_ps(y + b * 32 + 16, _mm256_mul_ps(scale, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(high))));
+            _mm256_storeu_ps(y + b * 32 + 24, _mm256_mul_ps(scale, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(high, 8)))));
+        }
+        return;
+    }
+}
 #endif
 
 // MARK: entry points
@@ -328,7 +368,19 @@ void gpt_quantize_activations(const float *x, void *out, int rows, int columns) 
 }
 
 void gpt_widen_rows(gpt_type type, const void *weight, float *out, int IC, int first, int last) {
+    gpt_widen_rows_isa(gpt_kernels_isa(), type, weight, out, IC, first, last);
+}
+
+void gpt_widen_rows_isa(gpt_isa isa, gpt_type type, const void *weight, float *out, int IC, int first, int last) {
     const size_t row_bytes = gpt_row_bytes(type, IC);
+#if defined(__x86_64__)
+    if (isa == GPT_ISA_AVX2) {
+        for (int o = first; o < last; o++) {
+            widen_row_avx2(type, (const char *)weight + (size_t)o * row_bytes, out + (size_t)(o - first) * IC, IC);
+        }
+        return;
+    }
+#endif
     for (int o = first; o < last; o++) {
         const char *row = (const char *)weight + (size_t)o * row_bytes;
         float *y = out + (size_t)(o - first) * IC;

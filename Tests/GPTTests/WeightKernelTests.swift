@@ -71,9 +71,11 @@ import Testing
         var random = Xoshiro256StarStar(seed: 9)
         let encoded = Encoded(type: type, weights: (0..<IC * OC).map { _ in Float(random.next() % 2001) / 100 - 10 },
                               columns: IC)
-        var widened = [Float](repeating: .nan, count: 3 * IC)
-        gpt_widen_rows(type, encoded.bytes, &widened, Int32(IC), 2, 5)
-        #expect(widened == Array(encoded.decoded()[2 * IC..<5 * IC]))
+        for isa in Self.instructionSets {
+            var widened = [Float](repeating: .nan, count: 3 * IC)
+            gpt_widen_rows_isa(isa, type, encoded.bytes, &widened, Int32(IC), 2, 5)
+            #expect(widened == Array(encoded.decoded()[2 * IC..<5 * IC]), "\(type) isa \(isa)")
+        }
     }
 
     /// A row of zeros quantizes to zeros, not to NaNs from a zero scale.

@@ -58,4 +58,7 @@ void gpt_matmul_rows_isa(gpt_isa isa, gpt_type type, float *out, const void *x, 
 /// (out holds (last - first) rows of IC): the input of a prefill tile's sgemm.
 void gpt_widen_rows(gpt_type type, const void *weight, float *out, int IC, int first, int last);
 
+/// gpt_widen_rows with a given instruction set, which the CPU must have.
+void gpt_widen_rows_isa(gpt_isa isa, gpt_type type, const void *weight, float *out, int IC, int first, int last);
+
 #endif

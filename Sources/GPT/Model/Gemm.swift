@@ -43,10 +43,13 @@ extension WorkerPool {
                        beta: Float = 0, _ C: UnsafeMutablePointer<Float>) {
         guard M > 0, N > 0 else { return }
         let tiling = Tiling(M: M, N: N, K: K)
-        forEachChunk(tiling.count) { k in
+        // One buffer per worker, reused for each tile it takes: fresh memory per
+        // tile would cost page faults on every tile.
+        let buffers = UnsafeMutablePointer<Float>.allocate(capacity: threads * tiling.columnsPerTile * K)
+        defer { buffers.deallocate() }
+        forEachChunk(tiling.count) { k, worker in
             let (rows, columns) = tiling.tile(k)
-            let widened = UnsafeMutablePointer<Float>.allocate(capacity: columns.count * K)
-            defer { widened.deallocate() }
+            let widened = buffers + worker * tiling.columnsPerTile * K
             gpt_widen_rows(weight.type.kernelType, weight.data, widened, Int32(K),
                            Int32(columns.lowerBound), Int32(columns.upperBound))
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows.count), Int32(columns.count), Int32(K),
