@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Every test: the Swift suites (engine, tokenizer, HTTP layer, server over
 # loopback, CLI), then the official `openai` client and a headless Chromium
-# against real gpt-server processes. Needs `scripts/setup.sh --test` once.
+# against real gpt-server processes, the Kubernetes manifests and the
+# Dockerfile checked statically, and three replicas restarted one by one
+# behind nginx. Needs `scripts/setup.sh --test` once.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 passed=0
@@ -13,5 +15,8 @@ run() {
 run swift test
 run python3 scripts/openai_test.py --build .build/debug
 run python3 scripts/web_test.py --build .build/debug
+run kubernetes-validate --strict --kubernetes-version 1.34.0 --quiet deploy/kubernetes/*.yaml
+run hadolint --failure-threshold error Dockerfile
+run python3 scripts/deploy_test.py --build .build/debug
 echo "test.sh: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
