@@ -16,6 +16,9 @@ key, and checks:
   disconnects      a client that hangs up through nginx, mid-stream or while
                    waiting for a whole answer, frees its slot on the replica
                    (the replicas' /health counts drop to zero);
+  queue full       with one replica's slots and queue held by direct
+                   clients, requests through nginx that meet its 503
+                   queue_full go on to another replica and succeed;
   first token      through nginx the first token of a paced stream arrives
                    long before its last (nothing buffers the stream), and its
                    time to first token is compared with a direct request;
@@ -470,12 +473,47 @@ def disconnects(checks, replicas, nginx):
                  wait_for_load(replicas, (0, 0), 20), f"load {total_load(replicas)}")
 
 
+def queue_full(checks, replicas, nginx):
+    """A replica whose queue is full answers 503 queue_full; nginx sends the request on to another."""
+    busy = replicas[0]
+    settings = json.load(open(busy.command[busy.command.index("--config") + 1]))
+    capacity = settings["max_active"] + settings["max_queued"]
+    body = {"prompt": "Hold the slot", "num_tokens": 1000, "max_seq_len": 128, "delay_ms": 100, "seed": 3}
+    holders = []
+    for _ in range(capacity):
+        raw = socket.create_connection(("127.0.0.1", busy.port))
+        payload = json.dumps(dict(body, stream=False)).encode()
+        raw.sendall(b"POST /generate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    + f"Authorization: Bearer {KEY}\r\nContent-Length: {len(payload)}\r\n\r\n".encode() + payload)
+        holders.append(raw)
+    deadline = time.monotonic() + 20
+    while busy.load() != (settings["max_active"], settings["max_queued"]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    full = busy.load()
+    logged = len(open(nginx.access_log).read().splitlines())
+    statuses = []
+    for _ in range(6):
+        connection, response = post(nginx.port, "/generate", {"prompt": "Short", "num_tokens": 4, "stream": False})
+        statuses.append(response.status)
+        response.read()
+        connection.close()
+    for raw in holders:
+        raw.close()
+    lines = open(nginx.access_log).read().splitlines()[logged:]
+    retried = [line for line in lines if f"upstreams=127.0.0.1:{busy.port}, " in line and "statuses=503, 200" in line]
+    checks.check("a replica with a full queue is full", full == (settings["max_active"], settings["max_queued"]), full)
+    checks.check("requests that met a full queue went to another replica and succeeded",
+                 statuses == [200] * 6 and retried, f"statuses {statuses}, log {lines}")
+    checks.check("the held requests leave when their clients do", wait_for_load([busy], (0, 0), 20), busy.load())
+
+
 def first_token(checks, replicas, nginx):
     """Times to first token and to the end of a paced stream, through nginx and directly."""
     body = {"prompt": "ROMEO: ", "num_tokens": 40, "max_seq_len": 128, "delay_ms": 25, "seed": 2}
     figures = {"nginx": [], "direct": []}
-    for _ in range(5):
-        for route, port in (("nginx", nginx.port), ("direct", replicas[0].port)):
+    routes = [("nginx", nginx.port), ("direct", replicas[0].port)]
+    for run in range(6):
+        for route, port in routes if run % 2 else routes[::-1]:
             started = time.monotonic()
             connection, response = post(port, "/generate", body, "application/x-ndjson")
             first = None
@@ -489,7 +527,7 @@ def first_token(checks, replicas, nginx):
                  max(ratios) < 0.25, f"first/total ratios {ratios}")
     medians = {route: statistics.median(first for first, _ in runs) * 1000 for route, runs in figures.items()}
     totals = {route: statistics.median(total for _, total in runs) * 1000 for route, runs in figures.items()}
-    print(f"     time to first token, median of 5: nginx {medians['nginx']:.1f} ms, direct {medians['direct']:.1f} ms; "
+    print(f"     time to first token, median of 6: nginx {medians['nginx']:.1f} ms, direct {medians['direct']:.1f} ms; "
           f"whole 40-token stream: nginx {totals['nginx']:.0f} ms, direct {totals['direct']:.0f} ms")
 
 
@@ -537,6 +575,7 @@ def main():
         nginx.start()
         rolling_restart(checks, replicas, nginx, reference.port, samples)
         disconnects(checks, replicas, nginx)
+        queue_full(checks, replicas, nginx)
         first_token(checks, replicas, nginx)
         dashboard(checks, replicas)
         if samples:
