@@ -335,8 +335,8 @@ def reference_key(spec):
     return spec["path"], json.dumps(body, sort_keys=True)
 
 
-def expected_value(result_kind, whole):
-    return whole["token_ids"] if result_kind == "/generate" else whole["choices"][0]["text"]
+def expected_value(path, whole):
+    return whole["token_ids"] if path == "/generate" else whole["choices"][0]["text"]
 
 
 # ------------------------------------------------------------ scenarios ----
