@@ -23,7 +23,12 @@ key, and checks:
                    long before its last (nothing buffers the stream), and its
                    time to first token is compared with a direct request;
   dashboard        every series deploy/kubernetes/grafana-dashboard.json
-                   queries exists in a replica's /metrics.
+                   queries exists in a replica's /metrics;
+  manifests        the Deployment's grace period outlasts preStop plus the
+                   ConfigMap's drain timeout, its liveness probe outlasts the
+                   grace period, probes ask /health, it runs as the
+                   Dockerfile's numeric user, with a read-only root, and its
+                   CPUs match the compute threads.
 
 The replicas serve a small random model made by gpt-random-model, so the test
 runs quickly on a debug build (the bundled model runs ~50x slower unoptimised).
@@ -53,6 +58,7 @@ import yaml
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NGINX_SITE = os.path.join(ROOT, "deploy", "nginx", "gpt-server.conf")
 CONFIGMAP = os.path.join(ROOT, "deploy", "kubernetes", "configmap.yaml")
+DEPLOYMENT = os.path.join(ROOT, "deploy", "kubernetes", "deployment.yaml")
 DASHBOARD = os.path.join(ROOT, "deploy", "kubernetes", "grafana-dashboard.json")
 TOKENIZER = os.path.join(ROOT, "Tests", "GPTTests", "Fixtures", "tokenizer", "gpt2ish.json")
 KEY = "deploy-test-key"
@@ -531,6 +537,34 @@ def first_token(checks, replicas, nginx):
           f"whole 40-token stream: nginx {totals['nginx']:.0f} ms, direct {totals['direct']:.0f} ms")
 
 
+def manifests(checks, settings):
+    """The Kubernetes manifests agree with each other, the server's drain and the image."""
+    deployment = yaml.safe_load(open(DEPLOYMENT))
+    pod = deployment["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    grace = pod["terminationGracePeriodSeconds"]
+    pre_stop = container["lifecycle"]["preStop"]["sleep"]["seconds"]
+    drain = settings["drain_timeout_seconds"]
+    checks.check("grace period > preStop + drain timeout", grace > pre_stop + drain,
+                 f"grace {grace}, preStop {pre_stop}, drain {drain}")
+    liveness = container["livenessProbe"]
+    checks.check("the liveness probe outlasts the grace period",
+                 liveness["periodSeconds"] * liveness["failureThreshold"] > grace, liveness)
+    port = next(p["containerPort"] for p in container["ports"] if p["name"] == "http")
+    probes = [container[name]["httpGet"] for name in ("startupProbe", "readinessProbe", "livenessProbe")]
+    checks.check("probes ask /health on the server's port", port == settings["port"]
+                 and all(probe["path"] == "/health" and probe["port"] == "http" for probe in probes), probes)
+    user = re.search(r"^USER (\d+):(\d+)$", open(os.path.join(ROOT, "Dockerfile")).read(), re.MULTILINE)
+    security = pod["securityContext"]
+    checks.check("non-root as the image's numeric user, read-only root filesystem",
+                 security["runAsNonRoot"] and user and (security["runAsUser"], security["runAsGroup"])
+                 == (int(user[1]), int(user[2])) and container["securityContext"]["readOnlyRootFilesystem"],
+                 f"pod {security}, Dockerfile USER {user and user.groups()}")
+    cpus = container["resources"]["limits"]["cpu"]
+    checks.check("CPU request and limit equal the compute threads",
+                 cpus == container["resources"]["requests"]["cpu"] == str(settings["threads"]), container["resources"])
+
+
 def dashboard(checks, replicas):
     status, metrics = get_json(replicas[0].port, "/metrics")
     exposed = set(re.findall(r"^([a-z_]+)[{ ]", metrics.decode(), re.MULTILINE))
@@ -556,12 +590,11 @@ def main():
                    check=True, stdout=subprocess.DEVNULL)
     documents = {doc["metadata"]["name"]: doc for doc in yaml.safe_load_all(open(CONFIGMAP))}
     settings = json.loads(documents["gpt-server-config"]["data"]["server.json"])
-    settings["drain_timeout_seconds"] = DRAIN_TIMEOUT
+    checks = Checks()
     config = os.path.join(folder, "server.json")
     with open(config, "w") as file:
-        json.dump(settings, file)
+        json.dump(dict(settings, drain_timeout_seconds=DRAIN_TIMEOUT), file)
 
-    checks = Checks()
     replicas = [Replica(args.build, config, checkpoint, free_port(), os.path.join(folder, f"replica{i}.log"))
                 for i in range(3)]
     reference = Replica(args.build, config, checkpoint, free_port(), os.path.join(folder, "reference.log"))
@@ -570,6 +603,7 @@ def main():
     nginx = Nginx(nginx_folder, free_port(), [replica.port for replica in replicas])
     samples = []
     try:
+        manifests(checks, settings)
         for replica in replicas + [reference]:
             replica.start()
         nginx.start()
