@@ -31,11 +31,13 @@ key, and checks:
                    CPUs match the compute threads.
 
 The replicas serve a small random model made by gpt-random-model, so the test
-runs quickly on a debug build (the bundled model runs ~50x slower unoptimised).
+runs quickly on a debug build (where the bundled model makes ~2 tokens/s);
+--bundled serves models/shakespeare instead, for a release build.
 Needs nginx (apt-get install nginx) and PyYAML (pulled in by
 kubernetes-validate). The last line is `deploy: N passed, M failed`.
 
     python3 scripts/deploy_test.py [--build .build/debug]
+    python3 scripts/deploy_test.py --build .build/release --bundled
 """
 import argparse
 import http.client
@@ -60,7 +62,7 @@ NGINX_SITE = os.path.join(ROOT, "deploy", "nginx", "gpt-server.conf")
 CONFIGMAP = os.path.join(ROOT, "deploy", "kubernetes", "configmap.yaml")
 DEPLOYMENT = os.path.join(ROOT, "deploy", "kubernetes", "deployment.yaml")
 DASHBOARD = os.path.join(ROOT, "deploy", "kubernetes", "grafana-dashboard.json")
-TOKENIZER = os.path.join(ROOT, "Tests", "GPTTests", "Fixtures", "tokenizer", "gpt2ish.json")
+BUNDLED = os.path.join(ROOT, "models", "shakespeare")
 KEY = "deploy-test-key"
 PROMPTS = ["To be, or not to be:", "ROMEO: ", "Once upon a time", "The quick brown fox", "Friends, Romans,"]
 REQUESTS = 200
@@ -104,9 +106,10 @@ def get_json(port, path):
 class Replica:
     """One gpt-server process on a fixed loopback port, restartable."""
 
-    def __init__(self, build, config, checkpoint, port, log_path):
+    def __init__(self, build, config, model, port, log_path):
+        checkpoint, tokenizer = model
         self.command = [os.path.join(build, "gpt-server"), "--config", config, "--host", "127.0.0.1",
-                        "--port", str(port), "--ckpt", checkpoint, "--tokenizer", TOKENIZER]
+                        "--port", str(port), "--ckpt", checkpoint, "--tokenizer", tokenizer]
         self.port = port
         self.log_path = log_path
         self.process = None
@@ -223,7 +226,7 @@ http {{
 
 # ------------------------------------------------------------- requests ----
 
-def request_specs():
+def request_specs(model_id):
     """The 200 requests: four kinds in turn, most seeded, a few not."""
     specs = []
     for i in range(REQUESTS):
@@ -237,7 +240,7 @@ def request_specs():
                     "delay_ms": 2 * (i % 5)}
             path = "/generate"
         else:
-            body = {"model": "m", "prompt": prompt, "max_tokens": tokens, "stream": kind == "sse"}
+            body = {"model": model_id, "prompt": prompt, "max_tokens": tokens, "stream": kind == "sse"}
             if kind == "sse":
                 body["stream_options"] = {"include_usage": True}
             path = "/v1/completions"
@@ -348,7 +351,8 @@ def expected_value(path, whole):
 # ------------------------------------------------------------ scenarios ----
 
 def rolling_restart(checks, replicas, nginx, reference_port, load_samples):
-    specs = request_specs()
+    _, models = get_json(reference_port, "/v1/models")
+    specs = request_specs(json.loads(models)["data"][0]["id"])
     references = {}
     for spec in specs:
         if "seed" in spec["body"] and reference_key(spec) not in references:
@@ -419,7 +423,8 @@ def rolling_restart(checks, replicas, nginx, reference_port, load_samples):
     checks.check("the load went on after the last restart", done_when_restarted < len(specs),
                  f"{done_when_restarted} of {len(specs)} done when the last replica was back")
 
-    errors = [(spec["index"], spec["kind"], result["error"]) for spec, result in zip(specs, results) if "error" in result]
+    errors = [(spec["index"], spec["kind"], result["error"])
+              for spec, result in zip(specs, results) if "error" in result]
     checks.check(f"all {len(specs)} requests complete and well-formed", not errors,
                  f"{len(errors)} failed, first: {errors[:3]}")
     mismatched, seeded = [], 0
@@ -579,15 +584,20 @@ def dashboard(checks, replicas):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--build", default=".build/debug")
+    parser.add_argument("--bundled", action="store_true", help="serve models/shakespeare (for a release build)")
     args = parser.parse_args()
     if shutil.which("nginx") is None:
         sys.exit("deploy_test: nginx is not installed (scripts/setup.sh --test installs it)")
 
     folder = tempfile.mkdtemp(prefix="deploy-test-")
-    checkpoint = os.path.join(folder, "m.bin")
-    subprocess.run([os.path.join(args.build, "gpt-random-model"), "--out", checkpoint, "--context", "128",
-                    "--vocab", "2100", "--layers", "2", "--heads", "2", "--channels", "64", "--seed", "5"],
-                   check=True, stdout=subprocess.DEVNULL)
+    if args.bundled:
+        model = (os.path.join(BUNDLED, "gpt_checkpoint.bin"), os.path.join(BUNDLED, "tokenizer.json"))
+    else:
+        tokenizer = os.path.join(ROOT, "Tests", "GPTTests", "Fixtures", "tokenizer", "gpt2ish.json")
+        model = (os.path.join(folder, "m.bin"), tokenizer)
+        subprocess.run([os.path.join(args.build, "gpt-random-model"), "--out", model[0], "--context", "128",
+                        "--vocab", "2100", "--layers", "2", "--heads", "2", "--channels", "64", "--seed", "5"],
+                       check=True, stdout=subprocess.DEVNULL)
     documents = {doc["metadata"]["name"]: doc for doc in yaml.safe_load_all(open(CONFIGMAP))}
     settings = json.loads(documents["gpt-server-config"]["data"]["server.json"])
     checks = Checks()
@@ -595,9 +605,9 @@ def main():
     with open(config, "w") as file:
         json.dump(dict(settings, drain_timeout_seconds=DRAIN_TIMEOUT), file)
 
-    replicas = [Replica(args.build, config, checkpoint, free_port(), os.path.join(folder, f"replica{i}.log"))
+    replicas = [Replica(args.build, config, model, free_port(), os.path.join(folder, f"replica{i}.log"))
                 for i in range(3)]
-    reference = Replica(args.build, config, checkpoint, free_port(), os.path.join(folder, "reference.log"))
+    reference = Replica(args.build, config, model, free_port(), os.path.join(folder, "reference.log"))
     nginx_folder = os.path.join(folder, "nginx")
     os.mkdir(nginx_folder)
     nginx = Nginx(nginx_folder, free_port(), [replica.port for replica in replicas])
