@@ -13,6 +13,10 @@
 # with a newer toolchain.
 FROM swift:6.2-bookworm AS build
 
+# Package versions are not pinned: Debian's archive drops a version when a
+# security update replaces it, so pins would break the build; the base image
+# tag fixes the release.
+# hadolint ignore=DL3008
 RUN export DEBIAN_FRONTEND=noninteractive \
     && apt-get update -q \
     && apt-get install -y -q --no-install-recommends libopenblas-dev libmicrohttpd-dev pkg-config \
@@ -46,13 +50,16 @@ RUN swift build -c release --static-swift-stdlib --product gpt-server \
 FROM debian:bookworm-slim
 
 # Runtime libraries only: OpenBLAS (pthread build), libmicrohttpd, CA
-# certificates; curl for the health check below.
+# certificates; curl for the health check below. The user and group get fixed
+# ids (10001) so that Kubernetes (runAsNonRoot, runAsUser) can check them.
+# hadolint ignore=DL3008
 RUN export DEBIAN_FRONTEND=noninteractive \
     && apt-get update -q \
     && apt-get install -y -q --no-install-recommends \
          libopenblas0-pthread libmicrohttpd12 ca-certificates curl \
     && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin gpt
+    && groupadd --system --gid 10001 gpt \
+    && useradd --system --uid 10001 --gid gpt --no-create-home --shell /usr/sbin/nologin gpt
 
 # The server reads config/server.json and models/shakespeare/ relative to its
 # working directory (it also finds the model by walking up from
@@ -69,10 +76,10 @@ EXPOSE 8080
 
 # /health answers 200 once the model is loaded (503 while loading).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-    CMD curl --fail --silent --show-error --max-time 4 -o /dev/null \
-        "http://127.0.0.1:${GPT_SERVER_PORT:-8080}/health" || exit 1
+    CMD ["sh", "-c", "curl --fail --silent --show-error --max-time 4 -o /dev/null http://127.0.0.1:${GPT_SERVER_PORT:-8080}/health"]
 
-USER gpt
+# Numeric, so that runtimes can tell it is not root without reading /etc/passwd.
+USER 10001:10001
 # SIGTERM (docker stop) drains running streams for up to
 # drain_timeout_seconds (default 30), then exits 0; docker stop's default
 # grace period is 10 s, so use `docker stop -t 35` to let long streams finish.

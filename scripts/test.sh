@@ -2,8 +2,9 @@
 # Every test: the Swift suites (engine, tokenizer, HTTP layer, server over
 # loopback, CLI), then against real gpt-server processes: the official `openai`
 # client, log-probabilities against the numpy reference, tokens against
-# `tokenizers`, schemathesis over openapi.yaml, and a headless Chromium.
-# Needs `scripts/setup.sh --test` once.
+# `tokenizers`, schemathesis over openapi.yaml, a headless Chromium, and three
+# replicas restarted one by one behind nginx; the Kubernetes manifests and the
+# Dockerfile are checked statically. Needs `scripts/setup.sh --test` once.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 passed=0
@@ -18,5 +19,8 @@ run python3 scripts/logprobs_test.py --build .build/debug
 run python3 scripts/tokens_test.py --build .build/debug
 run python3 scripts/schema_test.py --build .build/debug
 run python3 scripts/web_test.py --build .build/debug
+run kubernetes-validate --strict --kubernetes-version 1.34.0 --quiet deploy/kubernetes/*.yaml
+run hadolint --failure-threshold error Dockerfile
+run python3 scripts/deploy_test.py --build .build/debug
 echo "test.sh: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
