@@ -67,9 +67,7 @@ import Testing
     }
 
     @Test func quantizedModelsStayCloseToF32() throws {
-        let clock = ContinuousClock(); var t0 = clock.now
         let (tokenizer, models) = try Self.models()
-        FileHandle.standardError.write(Data("TIMING load \(clock.now - t0)\n".utf8)); t0 = clock.now
         let text = try String(contentsOf: Self.excerpt, encoding: .utf8)
         let tokens = tokenizer.encode(text)
 
@@ -81,13 +79,11 @@ import Testing
             let continuation = Self.greedy(models[type]!, prompts: prompts, count: 20).joined()
             agreement[type] = Double(zip(reference, continuation).filter { $0 == $1 }.count) / Double(reference.count)
         }
-        FileHandle.standardError.write(Data("TIMING greedy \(clock.now - t0)\n".utf8)); t0 = clock.now
         // The first 2048 tokens and the characters they cover.
         let measured = Array(tokens.prefix(2048))
         let characters = tokenizer.decode(measured).count
         let bitsPerCharacter = models.mapValues { Self.nats($0, tokens: measured) / log(2) / Double(characters) }
         let f32 = bitsPerCharacter[.f32]!
-        FileHandle.standardError.write(Data("TIMING bpc \(clock.now - t0)\n".utf8))
         print("quantization accuracy: greedy agreement q8_0 \(agreement[.q8_0]!), q4_0 \(agreement[.q4_0]!); "
               + "bits per character f32 \(f32), q8_0 \(bitsPerCharacter[.q8_0]!), q4_0 \(bitsPerCharacter[.q4_0]!)")
         #expect(agreement[.q8_0]! >= 0.95)
