@@ -19,7 +19,7 @@ targets=("$@")
 out=.fuzz
 build=$out/build
 mkdir -p "$build"
-flags=(-sanitize=fuzzer,address -parse-as-library -O -g)
+flags=(-sanitize=fuzzer,address -parse-as-library -package-name gpt_swift -O -g)
 quiet() { "$@" 2> >(grep -v "Cannot export local symbol" >&2); }  # gold's noise about ASan's local symbols
 
 # The JSON and ModelFiles modules as instrumented static libraries.

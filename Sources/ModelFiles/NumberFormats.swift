@@ -1,7 +1,6 @@
 /// Conversions between f32 and the 16-bit and block formats, written from
-/// their definitions (IEEE 754 half, bfloat16, GGML's q8_0 and q4_0). The
-/// engine computes in f32 for now, so loaders widen stored tensors with these;
-/// the converter narrows with them.
+/// their definitions (IEEE 754 half, bfloat16, GGML's q8_0 and q4_0): the
+/// converter widens and narrows with them, and the loader widens small tensors.
 public enum NumberFormats {
     /// IEEE 754 binary16 to binary32, exact (subnormals, infinities and NaN included).
     @inline(__always)
