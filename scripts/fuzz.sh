@@ -6,8 +6,10 @@
 #
 #   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]   (default 300 s, every target)
 #
-# Findings land in .fuzz/TARGET/crash-*; keep each as a regression test in
-# Tests/ModelFilesTests/Fuzz/. Runs at nice 19 so the machine stays usable.
+# Findings land in .fuzz/TARGET/crash-* (or oom-*, or timeout-* for a unit slower
+# than 60 s, generous because nice 19 on a busy machine can starve a run); keep
+# each as a regression test in Tests/ModelFilesTests/Fixtures/fuzz/ named
+# TARGET-what.EXT. Runs at nice 19 so the machine stays usable.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-300}
@@ -17,7 +19,7 @@ targets=("$@")
 out=.fuzz
 build=$out/build
 mkdir -p "$build"
-flags=(-sanitize=fuzzer,address -parse-as-library -O -g)
+flags=(-sanitize=fuzzer,address -parse-as-library -package-name gpt_swift -O -g)
 quiet() { "$@" 2> >(grep -v "Cannot export local symbol" >&2); }  # gold's noise about ASan's local symbols
 
 # The JSON and ModelFiles modules as instrumented static libraries.
@@ -53,6 +55,6 @@ for target in "${targets[@]}"; do
   seeds "$target"
   mkdir -p "$out/$target/corpus"
   echo "== $target: fuzzing for $seconds s"
-  (cd "$out/$target" && nice -n 19 "../build/fuzz-$target" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
+  (cd "$out/$target" && nice -n 19 "../build/fuzz-$target" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=60 \
     -max_len=65536 -print_final_stats=1 corpus seeds 2>&1 | tail -n 12) || echo "== $target: FINDING (see $out/$target/crash-* or oom-*/timeout-*)"
 done

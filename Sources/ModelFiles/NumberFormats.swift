@@ -1,7 +1,6 @@
 /// Conversions between f32 and the 16-bit and block formats, written from
-/// their definitions (IEEE 754 half, bfloat16, GGML's q8_0 and q4_0). The
-/// engine computes in f32 for now, so loaders widen stored tensors with these;
-/// the converter narrows with them.
+/// their definitions (IEEE 754 half, bfloat16, GGML's q8_0 and q4_0): the
+/// converter widens and narrows with them, and the loader widens small tensors.
 public enum NumberFormats {
     /// IEEE 754 binary16 to binary32, exact (subnormals, infinities and NaN included).
     @inline(__always)
@@ -87,39 +86,44 @@ public enum NumberFormats {
     /// Narrows f32 values to `type`'s bytes. Block types need a multiple of
     /// 32 values and quantize as GGML's reference code does: q8_0 scales by
     /// max|x| / 127 and rounds half away from zero; q4_0 scales by the
-    /// largest-magnitude value / -8 and stores trunc(x / scale + 8.5), clamped to 15.
+    /// largest-magnitude value / -8 and stores trunc(x / scale + 8.5), clamped
+    /// to 15. Values must be finite.
     public static func narrow(_ values: UnsafeBufferPointer<Float>, to type: TensorType) -> [UInt8] {
         precondition(values.count % type.blockElements == 0, "\(type) needs whole blocks of \(type.blockElements)")
-        var out = [UInt8]()
-        out.reserveCapacity(type.byteCount(elements: values.count)!)
-        func append16(_ bits: UInt16) { out.append(UInt8(bits & 0xFF)); out.append(UInt8(bits >> 8)) }
-        switch type {
-        case .f32:
-            for value in values { withUnsafeBytes(of: value.bitPattern.littleEndian) { out.append(contentsOf: $0) } }
-        case .f16:
-            for value in values { append16(half(from: value)) }
-        case .bf16:
-            for value in values { append16(bfloat16(from: value)) }
-        case .q8_0:
-            for start in stride(from: 0, to: values.count, by: 32) {
-                let block = values[start..<start + 32]
-                let scale = block.map(abs).max()! / 127
-                let inverse: Float = scale == 0 ? 0 : 1 / scale
-                append16(half(from: scale))
-                for value in block { out.append(UInt8(bitPattern: Int8((value * inverse).rounded()))) }
+        let byteCount = type.byteCount(elements: values.count)!
+        return [UInt8](unsafeUninitializedCapacity: byteCount) { buffer, initialized in
+            let out = UnsafeMutableRawPointer(buffer.baseAddress!)
+            func store16(_ bits: UInt16, at offset: Int) { out.storeBytes(of: bits.littleEndian, toByteOffset: offset, as: UInt16.self) }
+            switch type {
+            case .f32:
+                out.copyMemory(from: values.baseAddress!, byteCount: byteCount)
+            case .f16:
+                for i in values.indices { store16(half(from: values[i]), at: 2 * i) }
+            case .bf16:
+                for i in values.indices { store16(bfloat16(from: values[i]), at: 2 * i) }
+            case .q8_0:
+                for block in 0..<values.count / 32 {
+                    let x = values.baseAddress! + block * 32, base = block * 34
+                    var largest: Float = 0
+                    for j in 0..<32 { largest = max(largest, abs(x[j])) }
+                    let scale = largest / 127
+                    let inverse: Float = scale == 0 ? 0 : 1 / scale
+                    store16(half(from: scale), at: base)
+                    for j in 0..<32 { buffer[base + 2 + j] = UInt8(bitPattern: Int8((x[j] * inverse).rounded())) }
+                }
+            case .q4_0:
+                for block in 0..<values.count / 32 {
+                    let x = values.baseAddress! + block * 32, base = block * 18
+                    var extreme: Float = 0
+                    for j in 0..<32 where abs(x[j]) > abs(extreme) { extreme = x[j] }
+                    let scale = extreme / -8
+                    let inverse: Float = scale == 0 ? 0 : 1 / scale
+                    store16(half(from: scale), at: base)
+                    func nibble(_ value: Float) -> UInt8 { UInt8(min(15, max(0, Int(value * inverse + 8.5)))) }
+                    for j in 0..<16 { buffer[base + 2 + j] = nibble(x[j]) | nibble(x[j + 16]) << 4 }
+                }
             }
-        case .q4_0:
-            for start in stride(from: 0, to: values.count, by: 32) {
-                let block = Array(values[start..<start + 32])
-                var extreme: Float = 0
-                for value in block where abs(value) > abs(extreme) { extreme = value }
-                let scale = extreme / -8
-                let inverse: Float = scale == 0 ? 0 : 1 / scale
-                append16(half(from: scale))
-                func nibble(_ value: Float) -> UInt8 { UInt8(min(15, max(0, Int(value * inverse + 8.5)))) }
-                for j in 0..<16 { out.append(nibble(block[j]) | nibble(block[j + 16]) << 4) }
-            }
+            initialized = byteCount
         }
-        return out
     }
 }

@@ -119,7 +119,7 @@ struct Bench: ParsableCommand {
 
 struct Result: Encodable {
     let model: String
-    /// How the file stores the model ("GGUF v3", ...) and the type of its weight matrices; the engine computes in f32.
+    /// How the file stores the model ("GGUF v3", ...) and the type of its weight matrices.
     let format: String
     let weight_type: String
     let parameters: Int

@@ -240,3 +240,14 @@ extension FixedWidthInteger {
         }
     }
 }
+
+extension CraftedFileTests {
+    /// The fuzzer's first finding, as a readable case: a block count of 2^30 with a handful of tensors.
+    @Test func hugeLayerCount() throws {
+        var bytes = Self.gguf()
+        let key = Array("gpt2.block_count".utf8)
+        let at = try #require((0..<bytes.count - key.count).first { Array(bytes[$0..<$0 + key.count]) == key }) + key.count + 4
+        bytes.replaceSubrange(at..<at + 4, with: UInt32(1 << 30).littleEndianBytes)
+        try expectRefusal(bytes, "metadata gpt2.block_count says 1073741824 layers, but the file has only 16 tensors")
+    }
+}

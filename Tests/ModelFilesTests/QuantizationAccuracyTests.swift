@@ -47,9 +47,11 @@ import Testing
 
     static func argmax(_ logits: [Float]) -> Int { logits.indices.max { logits[$0] < logits[$1] || (logits[$0] == logits[$1] && $0 > $1) }! }
 
-    /// Nats of predicting every token of `tokens` from the ones before it, in windows of the model's context.
+    /// Nats of predicting every token of `tokens` from the ones before it, in
+    /// windows of 64 tokens (not the whole context: attention at 256 positions
+    /// is slow in a debug build, and every type sees the same windows).
     static func nats(_ model: Model, tokens: [Int]) -> Double {
-        let (T, V) = (model.config.maxT, model.config.vocabularySize)
+        let (T, V) = (64, model.config.vocabularySize)
         var total = 0.0
         for start in stride(from: 0, to: tokens.count - 1, by: T) {
             let window = Array(tokens[start..<min(start + T + 1, tokens.count)])
@@ -65,9 +67,7 @@ import Testing
     }
 
     @Test func quantizedModelsStayCloseToF32() throws {
-        let clock = ContinuousClock(); var t0 = clock.now
         let (tokenizer, models) = try Self.models()
-        FileHandle.standardError.write(Data("TIMING load \(clock.now - t0)\n".utf8)); t0 = clock.now
         let text = try String(contentsOf: Self.excerpt, encoding: .utf8)
         let tokens = tokenizer.encode(text)
 
@@ -79,16 +79,17 @@ import Testing
             let continuation = Self.greedy(models[type]!, prompts: prompts, count: 20).joined()
             agreement[type] = Double(zip(reference, continuation).filter { $0 == $1 }.count) / Double(reference.count)
         }
-        FileHandle.standardError.write(Data("TIMING greedy \(clock.now - t0)\n".utf8)); t0 = clock.now
-        let bitsPerCharacter = models.mapValues { Self.nats($0, tokens: tokens) / log(2) / Double(text.count) }
+        // The first 2048 tokens and the characters they cover.
+        let measured = Array(tokens.prefix(2048))
+        let characters = tokenizer.decode(measured).count
+        let bitsPerCharacter = models.mapValues { Self.nats($0, tokens: measured) / log(2) / Double(characters) }
         let f32 = bitsPerCharacter[.f32]!
-        FileHandle.standardError.write(Data("TIMING bpc \(clock.now - t0)\n".utf8))
         print("quantization accuracy: greedy agreement q8_0 \(agreement[.q8_0]!), q4_0 \(agreement[.q4_0]!); "
               + "bits per character f32 \(f32), q8_0 \(bitsPerCharacter[.q8_0]!), q4_0 \(bitsPerCharacter[.q4_0]!)")
         #expect(agreement[.q8_0]! >= 0.95)
         #expect(abs(bitsPerCharacter[.q8_0]! / f32 - 1) <= 0.01)
         #expect(abs(bitsPerCharacter[.q4_0]! / f32 - 1) <= 0.05)
         // A sanity bound that fails if the measure is broken: the model's trained level on Shakespeare.
-        #expect(f32 > 1.5 && f32 < 3)
+        #expect(f32 > 1.5 && f32 < 3.5)
     }
 }
