@@ -98,35 +98,22 @@ gpt_isa gpt_kernels_isa(void) {
 // MARK: portable kernels
 // Each sums in eight interleaved partial sums, which compilers vectorise.
 
-static float dot_f32_portable(const float *w, const float *x, int n) {
-    float s[8] = {0};
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++) s[k] += w[i + k] * x[i + k];
-    float total = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
-    for (; i < n; i++) total += w[i] * x[i];
-    return total;
-}
+// A row of `type` weights, each widened by WIDEN, dotted with floats.
+#define DOT_PORTABLE(name, type, WIDEN)                                                     \
+    static float name(const type *w, const float *x, int n) {                              \
+        float s[8] = {0};                                                                   \
+        int i = 0;                                                                          \
+        for (; i + 8 <= n; i += 8)                                                          \
+            for (int k = 0; k < 8; k++) s[k] += WIDEN(w[i + k]) * x[i + k];                 \
+        float total = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));   \
+        for (; i < n; i++) total += WIDEN(w[i]) * x[i];                                     \
+        return total;                                                                       \
+    }
 
-static float dot_f16_portable(const uint16_t *w, const float *x, int n) {
-    float s[8] = {0};
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++) s[k] += half_to_float(w[i + k]) * x[i + k];
-    float total = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
-    for (; i < n; i++) total += half_to_float(w[i]) * x[i];
-    return total;
-}
-
-static float dot_bf16_portable(const uint16_t *w, const float *x, int n) {
-    float s[8] = {0};
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++) s[k] += bf16_to_float(w[i + k]) * x[i + k];
-    float total = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
-    for (; i < n; i++) total += bf16_to_float(w[i]) * x[i];
-    return total;
-}
+#define AS_FLOAT(v) (v)
+DOT_PORTABLE(dot_f32_portable, float, AS_FLOAT)
+DOT_PORTABLE(dot_f16_portable, uint16_t, half_to_float)
+DOT_PORTABLE(dot_bf16_portable, uint16_t, bf16_to_float)
 
 static float dot_q8_0_portable(const block_q8_0 *w, const block_act *x, int blocks) {
     float total = 0;
@@ -163,21 +150,6 @@ AVX2 static float horizontal_sum(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-AVX2 static float dot_f32_avx2(const float *w, const float *x, int n) {
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    int i = 0;
-    for (; i + 32 <= n; i += 32) {
-        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), a0);
-        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);
-        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 16), _mm256_loadu_ps(x + i + 16), a2);
-        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 24), _mm256_loadu_ps(x + i + 24), a3);
-    }
-    for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), a0);
-    float total = horizontal_sum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-    for (; i < n; i++) total += w[i] * x[i];
-    return total;
-}
-
 AVX2 static __m256 load_f16(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
 
 AVX2 static __m256 load_bf16(const uint16_t *p) {
@@ -185,35 +157,26 @@ AVX2 static __m256 load_bf16(const uint16_t *p) {
     return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
 }
 
-AVX2 static float dot_f16_avx2(const uint16_t *w, const float *x, int n) {
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    int i = 0;
-    for (; i + 32 <= n; i += 32) {
-        a0 = _mm256_fmadd_ps(load_f16(w + i), _mm256_loadu_ps(x + i), a0);
-        a1 = _mm256_fmadd_ps(load_f16(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);
-        a2 = _mm256_fmadd_ps(load_f16(w + i + 16), _mm256_loadu_ps(x + i + 16), a2);
-        a3 = _mm256_fmadd_ps(load_f16(w + i + 24), _mm256_loadu_ps(x + i + 24), a3);
+// A row of `type` weights dotted with floats: LOAD8 widens eight weights, WIDEN one.
+#define DOT_AVX2(name, type, LOAD8, WIDEN)                                                      \
+    AVX2 static float name(const type *w, const float *x, int n) {                             \
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                             \
+        int i = 0;                                                                              \
+        for (; i + 32 <= n; i += 32) {                                                          \
+            a0 = _mm256_fmadd_ps(LOAD8(w + i), _mm256_loadu_ps(x + i), a0);                     \
+            a1 = _mm256_fmadd_ps(LOAD8(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);             \
+            a2 = _mm256_fmadd_ps(LOAD8(w + i + 16), _mm256_loadu_ps(x + i + 16), a2);           \
+            a3 = _mm256_fmadd_ps(LOAD8(w + i + 24), _mm256_loadu_ps(x + i + 24), a3);           \
+        }                                                                                       \
+        for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(LOAD8(w + i), _mm256_loadu_ps(x + i), a0); \
+        float total = horizontal_sum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3))); \
+        for (; i < n; i++) total += WIDEN(w[i]) * x[i];                                         \
+        return total;                                                                           \
     }
-    for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(load_f16(w + i), _mm256_loadu_ps(x + i), a0);
-    float total = horizontal_sum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-    for (; i < n; i++) total += _cvtsh_ss(w[i]) * x[i];
-    return total;
-}
 
-AVX2 static float dot_bf16_avx2(const uint16_t *w, const float *x, int n) {
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    int i = 0;
-    for (; i + 32 <= n; i += 32) {
-        a0 = _mm256_fmadd_ps(load_bf16(w + i), _mm256_loadu_ps(x + i), a0);
-        a1 = _mm256_fmadd_ps(load_bf16(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);
-        a2 = _mm256_fmadd_ps(load_bf16(w + i + 16), _mm256_loadu_ps(x + i + 16), a2);
-        a3 = _mm256_fmadd_ps(load_bf16(w + i + 24), _mm256_loadu_ps(x + i + 24), a3);
-    }
-    for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(load_bf16(w + i), _mm256_loadu_ps(x + i), a0);
-    float total = horizontal_sum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-    for (; i < n; i++) total += bf16_to_float(w[i]) * x[i];
-    return total;
-}
+DOT_AVX2(dot_f32_avx2, float, _mm256_loadu_ps, AS_FLOAT)
+DOT_AVX2(dot_f16_avx2, uint16_t, load_f16, _cvtsh_ss)
+DOT_AVX2(dot_bf16_avx2, uint16_t, load_bf16, bf16_to_float)
 
 // Σ w·x over a block: 32 weights as signed bytes, widened to 16 bits, times
 // 32 16-bit activations, as 8 int32 lanes turned to floats (each lane at
@@ -225,21 +188,7 @@ AVX2 static __m256 dot_block(__m256i w, const int16_t *x) {
     return _mm256_cvtepi32_ps(_mm256_add_epi32(low, high));
 }
 
-AVX2 static float dot_q8_0_avx2(const block_q8_0 *w, const block_act *x, int blocks) {
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0;
-    int b = 0;
-    for (; b + 2 <= blocks; b += 2) {
-        __m256 s0 = dot_block(_mm256_loadu_si256((const __m256i *)w[b].qs), x[b].qs);
-        __m256 s1 = dot_block(_mm256_loadu_si256((const __m256i *)w[b + 1].qs), x[b + 1].qs);
-        a0 = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(w[b].d) * x[b].d), s0, a0);
-        a1 = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(w[b + 1].d) * x[b + 1].d), s1, a1);
-    }
-    for (; b < blocks; b++) {
-        __m256 s = dot_block(_mm256_loadu_si256((const __m256i *)w[b].qs), x[b].qs);
-        a0 = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(w[b].d) * x[b].d), s, a0);
-    }
-    return horizontal_sum(_mm256_add_ps(a0, a1));
-}
+AVX2 static __m256i load_q8_0(const int8_t *qs) { return _mm256_loadu_si256((const __m256i *)qs); }
 
 AVX2 static __m256i unpack_q4_0(const uint8_t *qs) {
     __m128i packed = _mm_loadu_si128((const __m128i *)qs);
@@ -247,21 +196,26 @@ AVX2 static __m256i unpack_q4_0(const uint8_t *qs) {
     return _mm256_sub_epi8(_mm256_and_si256(nibbles, _mm256_set1_epi8(0x0F)), _mm256_set1_epi8(8));
 }
 
-AVX2 static float dot_q4_0_avx2(const block_q4_0 *w, const block_act *x, int blocks) {
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0;
-    int b = 0;
-    for (; b + 2 <= blocks; b += 2) {
-        __m256 s0 = dot_block(unpack_q4_0(w[b].qs), x[b].qs);
-        __m256 s1 = dot_block(unpack_q4_0(w[b + 1].qs), x[b + 1].qs);
-        a0 = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(w[b].d) * x[b].d), s0, a0);
-        a1 = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(w[b + 1].d) * x[b + 1].d), s1, a1);
+// A row of blocks dotted with quantized activations: UNPACK gives a block's 32 weights as bytes.
+#define DOT_BLOCKS_AVX2(name, block_type, UNPACK)                                           \
+    AVX2 static float name(const block_type *w, const block_act *x, int blocks) {          \
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0;                                           \
+        int b = 0;                                                                          \
+        for (; b + 2 <= blocks; b += 2) {                                                   \
+            __m256 s0 = dot_block(UNPACK(w[b].qs), x[b].qs);                                \
+            __m256 s1 = dot_block(UNPACK(w[b + 1].qs), x[b + 1].qs);                        \
+            a0 = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(w[b].d) * x[b].d), s0, a0);       \
+            a1 = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(w[b + 1].d) * x[b + 1].d), s1, a1); \
+        }                                                                                   \
+        for (; b < blocks; b++) {                                                           \
+            __m256 s = dot_block(UNPACK(w[b].qs), x[b].qs);                                 \
+            a0 = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(w[b].d) * x[b].d), s, a0);        \
+        }                                                                                   \
+        return horizontal_sum(_mm256_add_ps(a0, a1));                                       \
     }
-    for (; b < blocks; b++) {
-        __m256 s = dot_block(unpack_q4_0(w[b].qs), x[b].qs);
-        a0 = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(w[b].d) * x[b].d), s, a0);
-    }
-    return horizontal_sum(_mm256_add_ps(a0, a1));
-}
+
+DOT_BLOCKS_AVX2(dot_q8_0_avx2, block_q8_0, load_q8_0)
+DOT_BLOCKS_AVX2(dot_q4_0_avx2, block_q4_0, unpack_q4_0)
 
 // Widening for prefill tiles: eight values per instruction group.
 AVX2 static void widen_row_avx2(gpt_type type, const char *row, float *y, int IC) {
