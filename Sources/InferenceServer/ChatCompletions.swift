@@ -52,7 +52,8 @@ struct ChatCompletionRequest {
 
     init(body: [UInt8], template: ChatTemplate, modelID: String, maxNumTokens: Int, maxChoices: Int, config: GPTConfig,
          endOfText: Int?) throws(APIError) {
-        let object = try OpenAICompletionRequest.object(body, fields: Self.fields)
+        let object = try RequestBody.object(body, example: #"{"model": "\#(modelID)", "messages": [{"role": "user", "content": "Hello"}]}"#)
+        try RequestBody.requireKnown(object, fields: Self.fields)
         guard case .array(let items)? = object["messages"], !items.isEmpty else {
             throw .badRequest("field \"messages\" is required: a non-empty list of {\"role\", \"content\"} objects",
                               param: "messages")

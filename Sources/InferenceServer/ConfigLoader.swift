@@ -16,6 +16,8 @@ public struct ConfigError: Error, CustomStringConvertible {
 public struct ConfigLoader {
     public static let environmentPrefix = "GPT_SERVER_"
     private var settings: [String: Any]
+    /// The `defaults.*` settings, apart: kept as JSON for `ServerConfig.generationDefaults`.
+    private var defaults = DefaultSettings()
 
     public init() {
         let encoded = try! JSONEncoder().encode(ServerConfig())
@@ -24,10 +26,10 @@ public struct ConfigLoader {
 
     /// Every key, nested ones as `defaults.top_k`.
     public var keys: [String] {
-        ServerConfig.CodingKeys.allCases.flatMap { key -> [String] in
-            key == .defaults ? GenerationDefaults.CodingKeys.allCases.map { "defaults.\($0.rawValue)" } : [key.rawValue]
-        }
+        ServerConfig.CodingKeys.allCases.map(\.rawValue) + DefaultSettings.names.map { Self.defaultsPrefix + $0 }
     }
+
+    static let defaultsPrefix = "defaults."
 
     /// Applies a JSON config file; a partial file leaves other settings alone.
     public mutating func apply(file path: String) throws {
@@ -40,20 +42,18 @@ public struct ConfigLoader {
         }
         // Foundation reads 3.0 as a number fit for an integer: this project's
         // reader tells them apart, as the request parser does.
-        if case .object(let document)? = try? JSONValue.parse([UInt8](data)) {
-            for (key, value) in document.members {
-                if key == "defaults", case .object(let nested) = value {
-                    for (inner, innerValue) in nested.members { try Self.requireInteger("defaults.\(inner)", innerValue, source: path) }
-                } else {
-                    try Self.requireInteger(key, value, source: path)
-                }
-            }
+        guard case .object(let document)? = try? JSONValue.parse([UInt8](data)) else {
+            throw ConfigError(description: "\(path): not a JSON object")
         }
-        for (key, value) in object {
-            if key == "defaults", let nested = value as? [String: Any] {
-                for (inner, innerValue) in nested { try set("defaults.\(inner)", value: innerValue, source: path) }
+        for (key, value) in document.members {
+            if key == "defaults" {
+                guard case .object(let nested) = value else {
+                    throw ConfigError(description: "\(path): setting \"defaults\" must be an object of request field defaults such as {\"top_k\": 40}")
+                }
+                for (inner, innerValue) in nested.members { try setDefault(Self.defaultsPrefix + inner, innerValue, source: path) }
             } else {
-                try set(key, value: value, source: path)
+                try Self.requireInteger(key, value, source: path)
+                try set(key, value: object[key] as Any, source: path)
             }
         }
     }
@@ -77,7 +77,11 @@ public struct ConfigLoader {
     /// Applies a value given as text: as-is for a string setting (a key of
     /// digits stays a string), else as JSON (numbers, booleans, lists).
     public mutating func set(_ key: String, text: String, source: String) throws {
-        if current(key) is String {
+        if key.hasPrefix(Self.defaultsPrefix) {
+            try setDefault(key, (try? JSONValue.parse(Array(text.utf8))) ?? .string(text), source: source)
+            return
+        }
+        if settings[key] is String {
             try set(key, value: text, source: source)
             return
         }
@@ -98,9 +102,7 @@ public struct ConfigLoader {
                 }
             }
         }
-        let keys = Set(ConfigLoader().keys)
-        return Set(integers(ServerConfig(), prefix: "") + integers(GenerationDefaults(), prefix: "defaults."))
-            .intersection(keys)
+        return Set(integers(ServerConfig(), prefix: "")).intersection(ConfigLoader().keys)
     }()
 
     private static func requireInteger(_ key: String, _ value: JSONValue, source: String) throws {
@@ -108,23 +110,22 @@ public struct ConfigLoader {
         throw ConfigError(description: "\(source): setting \"\(key)\" must be an integer, written without a fraction or exponent as in requests (got \(value.description))")
     }
 
-    private func current(_ key: String) -> Any? {
-        key.hasPrefix("defaults.")
-            ? (settings["defaults"] as? [String: Any])?[String(key.dropFirst("defaults.".count))]
-            : settings[key]
+    /// A request field's default, kept as given: its type and range are
+    /// checked against the model (`ServerConfig.generationDefaults`).
+    private mutating func setDefault(_ key: String, _ value: JSONValue, source: String) throws {
+        try requireKnown(key, source: source)
+        defaults.values[String(key.dropFirst(Self.defaultsPrefix.count))] = value
     }
 
-    private mutating func set(_ key: String, value: Any, source: String) throws {
+    private func requireKnown(_ key: String, source: String) throws {
         guard keys.contains(key) else {
             throw ConfigError(description: "\(source): unknown setting \"\(key)\"; settings are \(keys.joined(separator: ", "))")
         }
-        if key.hasPrefix("defaults.") {
-            var nested = settings["defaults"] as! [String: Any]
-            nested[String(key.dropFirst("defaults.".count))] = value
-            settings["defaults"] = nested
-        } else {
-            settings[key] = value
-        }
+    }
+
+    private mutating func set(_ key: String, value: Any, source: String) throws {
+        try requireKnown(key, source: source)
+        settings[key] = value
         do { _ = try config() } catch {
             throw ConfigError(description: "\(source): setting \"\(key)\" has the wrong type (\(value)): \(error)")
         }
@@ -133,7 +134,9 @@ public struct ConfigLoader {
     /// The configuration with every layer applied, checked for sense.
     public func config() throws -> ServerConfig {
         let data = try JSONSerialization.data(withJSONObject: settings)
-        return try JSONDecoder().decode(ServerConfig.self, from: data)
+        var config = try JSONDecoder().decode(ServerConfig.self, from: data)
+        config.defaults = defaults
+        return config
     }
 }
 
@@ -174,18 +177,26 @@ extension ServerConfig {
         return found
     }
 
-    /// The generation defaults checked like a request's fields, against the loaded model.
-    public func validateDefaults(for model: GPTConfig) throws {
-        guard (0...maxNumTokens).contains(defaults.numTokens) else {
-            throw ConfigError(description: "setting defaults.num_tokens must be from 0 to max_num_tokens \(maxNumTokens) (got \(defaults.numTokens))")
-        }
-        guard (0...maxDelayMs).contains(defaults.delayMs) else {
-            throw ConfigError(description: "setting defaults.delay_ms must be from 0 to max_delay_ms \(maxDelayMs) (got \(defaults.delayMs))")
+    /// The built-in defaults with the `defaults.*` settings applied, each
+    /// checked as the same field of a request is, with the same words
+    /// (`setting "defaults.top_k"` for `field "top_k"`), against the loaded model.
+    public func generationDefaults(for model: GPTConfig) throws(ConfigError) -> GenerationDefaults {
+        let given = JSONObject(members: defaults.values.sorted { $0.key < $1.key }.map { (key: $0.key, value: $0.value) })
+        let fields = RequestFields(object: given, label: { "setting \"defaults.\($0)\"" }, nullIsAbsent: false)
+        let limits = FieldLimits(model: model, server: self)
+        var values = GenerationDefaults()
+        do throws(APIError) {
+            for field in GenerationField.all where field.configurable {
+                try field.read(from: fields, into: &values, limits: limits)
+            }
+        } catch {
+            throw ConfigError(description: error.message)
         }
         do throws(SettingsError) {
-            try defaults.settings.validate(for: model)
+            try values.settings.validate(for: model)
         } catch {
-            throw ConfigError(description: "setting defaults.\(error.field) \(error.problem)")
+            throw ConfigError(description: "setting \"defaults.\(error.field)\" \(error.problem)")
         }
+        return values
     }
 }

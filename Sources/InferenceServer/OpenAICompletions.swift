@@ -16,41 +16,18 @@ struct OpenAICompletionRequest {
     /// Return the prompt before the completion (with its tokens' log-probabilities when `logprobs` is set).
     var echo: Bool
 
-    static let fields = ["model", "prompt", "max_tokens", "temperature", "top_p", "stop", "seed", "stream",
-                         "stream_options", "n", "best_of", "logprobs", "echo", "presence_penalty",
-                         "frequency_penalty", "logit_bias", "suffix", "user", "min_p", "min_tokens", "ignore_eos"]
-    static let defaultMaxTokens = 16
+    /// `/generate`'s fields that OpenAI's API has (under its names), and OpenAI's own.
+    static let fields = ["model"] + GenerationField.all.compactMap(\.openAI?.name)
+        + ["stream_options", "n", "best_of", "echo", "suffix", "user"]
 
     /// `endOfText`: the tokenizer's end-of-text id, if it has one; drawing it ends the
     /// completion with finish_reason "stop", as OpenAI's models do.
     init(body: [UInt8], modelID: String, maxNumTokens: Int, maxChoices: Int, config: GPTConfig,
          endOfText: Int?) throws(APIError) {
-        try self.init(object: try Self.object(body, fields: Self.fields), modelID: modelID, maxNumTokens: maxNumTokens,
-                      maxChoices: maxChoices, config: config, endOfText: endOfText)
-    }
-
-    /// A JSON object body with only `fields`, each at most once.
-    static func object(_ body: [UInt8], fields: [String]) throws(APIError) -> JSONObject {
-        let object: JSONObject
-        do {
-            guard case .object(let parsed) = try JSONValue.parse(body) else {
-                throw APIError.badRequest("the body must be a JSON object")
-            }
-            object = parsed
-        } catch let error as APIError {
-            throw error
-        } catch {
-            throw .badRequest("the body is not valid JSON: \(error)", code: "invalid_json")
-        }
-        var seen = Set<String>()
-        for (key, _) in object.members {
-            guard fields.contains(key) else {
-                throw .badRequest("unknown field \"\(key)\"; supported: \(fields.joined(separator: ", "))",
-                                  code: "unknown_field", param: key)
-            }
-            guard seen.insert(key).inserted else { throw .badRequest("field \"\(key)\" appears twice", param: key) }
-        }
-        return object
+        let object = try RequestBody.object(body, example: #"{"model": "\#(modelID)", "prompt": "To be"}"#)
+        try RequestBody.requireKnown(object, fields: Self.fields)
+        try self.init(object: object, modelID: modelID, maxNumTokens: maxNumTokens, maxChoices: maxChoices, config: config,
+                      endOfText: endOfText)
     }
 
     /// From an object already checked for unknown and repeated fields.
@@ -78,22 +55,24 @@ struct OpenAICompletionRequest {
             throw .badRequest("\(prompts.count) prompts × n = \(n) asks for \(prompts.count * n) completions; at most \(maxChoices) (max_choices) per request",
                               param: prompts.count > 1 ? "prompt" : "n")
         }
-        var settings = GenerationSettings()
-        settings.topK = 0
-        settings.maxSeqLen = config.maxT
-        settings.numTokens = try fields.integer("max_tokens", default: Self.defaultMaxTokens, in: 0...maxNumTokens)
-        settings.temperature = Float(try fields.number("temperature", default: 1, in: 0...2))
-        settings.topP = Float(try fields.number("top_p", default: 1, in: 0...1, openLow: true))
-        if let endOfText, endOfText < config.vocabularySize { settings.eosId = endOfText }
-        settings.seed = try fields.seed()
-        settings.stop = try fields.stopStrings()
-        try fields.steering(into: &settings, maxNumTokens: maxNumTokens, repeatPenalty: nil)
-        settings.logprobs = try fields.logprobs()
+        // The engine's defaults, or OpenAI's where it has its own; no `defaults.*` setting applies.
+        var values = GenerationDefaults()
+        values.settings.topK = 0
+        values.settings.maxSeqLen = config.maxT
+        if let endOfText, endOfText < config.vocabularySize { values.settings.eosId = endOfText }
+        let limits = FieldLimits(contextLength: config.maxT, vocabularySize: config.vocabularySize,
+                                 maxNumTokens: maxNumTokens, maxDelayMs: 0)
+        for field in GenerationField.all {
+            guard let openAI = field.openAI else { continue }
+            field.applyOpenAIDefault(to: &values)
+            try field.read(from: fields, key: openAI.name, into: &values, limits: limits, maximum: openAI.maximum)
+        }
+        var settings = values.settings
         echo = try fields.boolean("echo", default: false)
         settings.scorePrompt = echo
         try GenerateRequest.check(settings, for: config)
 
-        let stream = try fields.boolean("stream", default: false)
+        let stream = values.stream
         includeUsage = false
         switch object["stream_options"] {
         case nil, .null?: break

@@ -83,21 +83,6 @@ struct RequestFields {
         return biases
     }
 
-    /// Sets the sampler fields both APIs share, under the names given
-    /// (`repeatPenalty` is nil where the API does not offer it).
-    func steering(into settings: inout GenerationSettings, maxNumTokens: Int, repeatPenalty: String?) throws(APIError) {
-        settings.minP = Float(try number("min_p", default: 0, in: 0...1))
-        settings.presencePenalty = Float(try number("presence_penalty", default: 0, in: -2...2))
-        settings.frequencyPenalty = Float(try number("frequency_penalty", default: 0, in: -2...2))
-        settings.logitBias = try logitBias()
-        settings.ignoreEOS = try boolean("ignore_eos", default: false)
-        settings.minTokens = try integer("min_tokens", default: 0, in: 0...maxNumTokens)
-        if let repeatPenalty {
-            settings.repeatPenalty = Float(try number(repeatPenalty, default: 1, in: 0...10, openLow: true))
-            settings.repeatLastN = try integer("repeat_last_n", default: 64, in: 0...GenerationSettings.maxRepeatLastN)
-        }
-    }
-
     /// How many alternatives to show beside each token's log-probability; nil
     /// (no log-probabilities) when absent or null, in both APIs.
     func logprobs(_ key: String = "logprobs") throws(APIError) -> Int? {

@@ -5,8 +5,8 @@ extension Router {
     /// `POST /generate`: the documented flags as JSON; streams in the format `Accept` asks for.
     func generate(_ request: HTTPRequest, model: GenerationScheduler) async throws(APIError) -> (HTTPResponse, [Job]) {
         try requireJSON(request)
-        let parsed = try GenerateRequest(body: request.body, defaults: config.defaults, maxNumTokens: config.maxNumTokens,
-                                         maxDelayMilliseconds: config.maxDelayMs, config: model.config)
+        let parsed = try GenerateRequest(body: request.body, defaults: defaults.withLock { $0 },
+                                         limits: FieldLimits(model: model.config, server: config), config: model.config)
         let job = try submit(parsed, to: model)
         guard parsed.stream else {
             let result = await job.result()

@@ -18,6 +18,9 @@ public final class Router: Sendable {
     /// Unix time the server started: the `created` of its model in `/v1/models`.
     let startTime = Int(Date().timeIntervalSince1970)
     private let loaded = Mutex<GenerationScheduler?>(nil)
+    /// What `/generate` requests get for the fields they leave out: the
+    /// `defaults.*` settings, checked against the model once it is loaded.
+    let defaults = Mutex(GenerationDefaults())
 
     public init(config: ServerConfig, logger: Logger) {
         self.config = config
@@ -25,8 +28,10 @@ public final class Router: Sendable {
         access = Access(apiKey: config.apiKey, corsOrigins: config.corsOrigins)
     }
 
-    /// Starts serving `textModel`.
-    public func modelLoaded(_ textModel: TextModel) {
+    /// Starts serving `textModel`, unless the `defaults.*` settings do not fit it.
+    public func modelLoaded(_ textModel: TextModel) throws(ConfigError) {
+        let defaults = try config.generationDefaults(for: textModel.config)
+        self.defaults.withLock { $0 = defaults }
         let scheduler = GenerationScheduler(textModel: textModel, maxActive: config.maxActive, maxQueued: config.maxQueued,
                                             maxRequestDuration: .seconds(config.maxRequestSeconds),
                                             writeTimeout: .seconds(config.writeTimeoutSeconds), logger: logger)
@@ -124,7 +129,7 @@ public final class Router: Sendable {
             return (json(200, HealthMessage(status: "ok", active: load.active, queued: load.queued)), [])
         case "/model":
             try allow("GET")
-            return (json(200, ModelMessage(try ready().textModel, config: config)), [])
+            return (json(200, ModelMessage(try ready().textModel, config: config, defaults: defaults.withLock { $0 })), [])
         case "/metrics":
             try allow("GET")
             let load = model?.load ?? (active: 0, queued: 0)
@@ -235,9 +240,9 @@ struct ModelMessage: Encodable {
     let limits: Limits
     /// The values a request gets for fields it leaves out.
     let defaults: GenerationDefaults
-    init(_ model: TextModel, config server: ServerConfig) {
+    init(_ model: TextModel, config server: ServerConfig, defaults: GenerationDefaults) {
         limits = Limits(max_num_tokens: server.maxNumTokens)
-        defaults = server.defaults
+        self.defaults = defaults
         let config = model.config
         layers = config.layers
         heads = config.heads

@@ -1,28 +1,50 @@
 import Foundation
 import GPT
+import JSON
 
-/// Generation defaults for requests that leave a field out: the `generate` tool's.
-public struct GenerationDefaults: Codable, Sendable, Equatable {
-    public var numTokens = 50
-    public var maxSeqLen = 32
-    public var topK = 5
-    public var temp: Float = 1.0
-    public var topP: Float = 1.0
-    public var eosId = -1
+/// The values a `/generate` request gets for the fields it leaves out: the
+/// engine's settings (built in: `GenerationSettings()`), streaming and the pause
+/// between tokens. The `defaults.*` settings override them (see `GenerationField`).
+public struct GenerationDefaults: Sendable, Equatable, Encodable {
+    public var settings = GenerationSettings()
     public var stream = true
     public var delayMs = 0
 
     public init() {}
 
-    /// These defaults as engine settings (no seed: each request draws one).
-    var settings: GenerationSettings {
-        GenerationSettings(numTokens: numTokens, maxSeqLen: maxSeqLen, topK: topK, temperature: temp, topP: topP, eosId: eosId)
+    /// Each configurable field under its name, as `GET /model` shows them.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: FieldName.self)
+        for field in GenerationField.all where field.configurable {
+            let key = FieldName(field.name)
+            switch field.kind {
+            case .integer(let path, _, _): try container.encode(self[keyPath: path], forKey: key)
+            case .number(let path, _, _, _): try container.encode(self[keyPath: path], forKey: key)
+            case .boolean(let path): try container.encode(self[keyPath: path], forKey: key)
+            case .prompt, .seed, .stop, .logitBias, .logprobs: break
+            }
+        }
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case numTokens = "num_tokens", maxSeqLen = "max_seq_len", topK = "top_k", temp, topP = "top_p"
-        case eosId = "eos_id", stream, delayMs = "delay_ms"
+    private struct FieldName: CodingKey {
+        let stringValue: String
+        init(_ name: String) { stringValue = name }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        var intValue: Int? { nil }
+        init?(intValue: Int) { nil }
     }
+}
+
+/// The `defaults` section as given: request field values by field name, kept
+/// as JSON so that they are checked exactly as a request's fields are (an
+/// integer field refuses `3.0`), once the model is loaded.
+public struct DefaultSettings: Sendable, Equatable {
+    public var values: [String: JSONValue] = [:]
+
+    public init() {}
+
+    /// The names `defaults.NAME` may take.
+    public static let names = GenerationField.all.filter(\.configurable).map(\.name)
 }
 
 /// Every setting of `gpt-server` with its default. `config/server.json` holds
@@ -84,7 +106,8 @@ public struct ServerConfig: Codable, Sendable, Equatable {
     public var chatUserPrefix = "User: "
     public var chatAssistantPrefix = "Assistant: "
     public var chatSeparator = "\n"
-    public var defaults = GenerationDefaults()
+    /// Set by `ConfigLoader`, which reads it apart from the other settings (see `DefaultSettings`).
+    public var defaults = DefaultSettings()
 
     var chatTemplate: ChatTemplate {
         ChatTemplate(systemPrefix: chatSystemPrefix, userPrefix: chatUserPrefix, assistantPrefix: chatAssistantPrefix,
@@ -105,6 +128,5 @@ public struct ServerConfig: Codable, Sendable, Equatable {
         case keepAliveMilliseconds = "keep_alive_milliseconds", threads, apiKey = "api_key", corsOrigins = "cors_origins"
         case chatSystemPrefix = "chat_system_prefix", chatUserPrefix = "chat_user_prefix"
         case chatAssistantPrefix = "chat_assistant_prefix", chatSeparator = "chat_separator"
-        case defaults
     }
 }

@@ -4,7 +4,7 @@
 /// from other numbers and from booleans (vocab ids must be integers, as the
 /// `tokenizers` library demands), object members keep their order, and a
 /// syntax error can name the byte where it is.
-public enum JSONValue: Sendable, CustomStringConvertible {
+public enum JSONValue: Sendable, Equatable, CustomStringConvertible {
     case null
     case bool(Bool)
     case integer(Int)
@@ -51,8 +51,13 @@ public enum JSONValue: Sendable, CustomStringConvertible {
 }
 
 /// A JSON object with its members in document order.
-public struct JSONObject: Sendable {
+public struct JSONObject: Sendable, Equatable {
     public var members: [(key: String, value: JSONValue)]
+
+    /// Same members in the same order.
+    public static func == (a: JSONObject, b: JSONObject) -> Bool {
+        a.members.count == b.members.count && zip(a.members, b.members).allSatisfy { $0.key == $1.key && $0.value == $1.value }
+    }
 
     public init(members: [(key: String, value: JSONValue)]) {
         self.members = members

@@ -7,6 +7,9 @@ import JSON
 /// Parsing and printing only; the engine does the rest. Numeric options take
 /// their value unconditionally, so `--eos_id -1` reads -1 rather than a flag.
 struct Generate: ParsableCommand {
+    /// The engine's defaults: the server's built-in ones too (scripts/fields_test.py compares this help with them).
+    private static let defaults = GenerationSettings()
+
     static let configuration = CommandConfiguration(
         commandName: "generate",
         abstract: "Continue a prompt with a GPT-2 model, streaming the text as it is produced."
@@ -16,10 +19,10 @@ struct Generate: ParsableCommand {
     var prompt: String
 
     @Option(name: .customLong("num_tokens"), parsing: .unconditional, help: "New tokens to generate.")
-    var numTokens = 50
+    var numTokens = Self.defaults.numTokens
 
     @Option(name: .customLong("max_seq_len"), parsing: .unconditional, help: "Tokens the model sees at once (1 ... the model's context).")
-    var maxSeqLen = 32
+    var maxSeqLen = Self.defaults.maxSeqLen
 
     @Option(name: .customLong("ckpt"), help: "Model: a GGUF file, an llm.c checkpoint (f32 or bf16), or a Hugging Face folder; recognised from the content.")
     var checkpoint: String?
@@ -28,44 +31,44 @@ struct Generate: ParsableCommand {
     var tokenizer: String?
 
     @Option(name: .customLong("top_k"), parsing: .unconditional, help: "Sample from the k most likely tokens (0 = all, 1 = greedy).")
-    var topK = 5
+    var topK = Self.defaults.topK
 
     @Option(name: .customLong("top_p"), parsing: .unconditional, help: "Nucleus sampling: keep the most likely tokens up to this mass (1 = off).")
-    var topP: Float = 1.0
+    var topP = Self.defaults.topP
 
     @Option(name: .customLong("temp"), parsing: .unconditional, help: "Temperature (0 = greedy).")
-    var temperature: Float = 1.0
+    var temperature = Self.defaults.temperature
 
     @Option(name: .customLong("eos_id"), parsing: .unconditional, help: "Stop when this token is generated (-1 = never).")
-    var eosId = -1
+    var eosId = Self.defaults.eosId
 
     @Option(name: .customLong("seed"), parsing: .unconditional, help: "Seed for reproducible sampling (default: random, printed on stderr).")
     var seed: UInt64?
 
     @Option(name: .customLong("min_p"), parsing: .unconditional, help: "Drop tokens less likely than this fraction of the most likely one (0 = off).")
-    var minP: Float = 0
+    var minP = Self.defaults.minP
 
     @Option(name: .customLong("repeat_penalty"), parsing: .unconditional, help: "Penalise tokens among the last --repeat_last_n (1 = off).")
-    var repeatPenalty: Float = 1
+    var repeatPenalty = Self.defaults.repeatPenalty
 
     @Option(name: .customLong("repeat_last_n"), parsing: .unconditional, help: "How many of the latest tokens the penalties look at (0 = none).")
-    var repeatLastN = 64
+    var repeatLastN = Self.defaults.repeatLastN
 
     @Option(name: .customLong("presence_penalty"), parsing: .unconditional, help: "Subtracted once from each recent token's logit (-2 ... 2).")
-    var presencePenalty: Float = 0
+    var presencePenalty = Self.defaults.presencePenalty
 
     @Option(name: .customLong("frequency_penalty"), parsing: .unconditional, help: "Subtracted per occurrence from each recent token's logit (-2 ... 2).")
-    var frequencyPenalty: Float = 0
+    var frequencyPenalty = Self.defaults.frequencyPenalty
 
     @Option(name: .customLong("logit_bias"), parsing: .unconditional,
             help: "Biases as ID=BIAS[,ID=BIAS...] (-100 ... 100; -100 bans the token).")
     var logitBias: String?
 
     @Flag(name: .customLong("ignore_eos"), help: "Never draw --eos_id.")
-    var ignoreEOS = false
+    var ignoreEOS = Self.defaults.ignoreEOS
 
     @Option(name: .customLong("min_tokens"), parsing: .unconditional, help: "Do not draw --eos_id before this many tokens.")
-    var minTokens = 0
+    var minTokens = Self.defaults.minTokens
 
     @Option(name: .customLong("logprobs"), parsing: .unconditional,
             help: "After the text, list each generated token's log-probability and this many likely alternatives on stderr (0 ... 20).")

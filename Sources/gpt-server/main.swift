@@ -26,8 +26,14 @@ struct Server: ParsableCommand {
     @Option(help: "tokenizer.json file (default: the model's own, or the tokenizer.json beside it).") var tokenizer: String?
     @Option(name: .customLong("set"), help: "Any setting as KEY=VALUE, e.g. max_active=8 or defaults.top_k=40 (repeatable).")
     var overrides: [String] = []
+    @Flag(name: .customLong("print-request-fields"), help: .hidden) var printRequestFields = false
 
     func run() throws {
+        // Diagnostic: the table of /generate's fields as JSON (see scripts/fields_test.py).
+        if printRequestFields {
+            FileHandle.standardOutput.write(Data(RequestFieldTable.json() + [10]))
+            return
+        }
         let settings: ServerConfig
         do {
             settings = try loadConfig()
@@ -64,12 +70,11 @@ struct Server: ParsableCommand {
             fail("cannot load the model: \(error)", status: 1)
         }
         do {
-            try settings.validateDefaults(for: textModel.config)
+            try router.modelLoaded(textModel)
         } catch {
             server.stop()
             fail("\(error)", status: 2)
         }
-        router.modelLoaded(textModel)
         let shape = textModel.config
         if textModel.tokenizer.vocabularySize < shape.vocabularySize {
             logger.warning("the tokenizer is smaller than the model's vocabulary: ids it lacks decode to no text", metadata: [

@@ -7,11 +7,17 @@ import Testing
     static let configFile = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("config/server.json").path
 
+    static let model = GPTConfig(maxT: 64, vocabularySize: 100, layers: 1, heads: 1, channels: 8)
+
     /// config/server.json holds every setting, each at its built-in default.
     @Test func committedConfigFileListsEveryDefault() throws {
         var loader = ConfigLoader()
         try loader.apply(file: Self.configFile)
-        #expect(try loader.config() == ServerConfig())
+        var config = try loader.config()
+        #expect(try config.generationDefaults(for: Self.model) == GenerationDefaults())
+        #expect(Set(config.defaults.values.keys) == Set(DefaultSettings.names))
+        config.defaults = DefaultSettings()
+        #expect(config == ServerConfig())
         let object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.configFile))) as! [String: Any]
         let keys = object.keys.filter { $0 != "defaults" } + (object["defaults"] as! [String: Any]).keys.map { "defaults.\($0)" }
         #expect(Set(keys) == Set(loader.keys))
@@ -20,27 +26,32 @@ import Testing
     /// Defaults < file < environment < flags.
     @Test func laterLayersOverrideEarlierOnes() throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("server-\(UUID().uuidString).json")
-        try Data(#"{"port": 9000, "max_active": 2, "defaults": {"top_k": 7}}"#.utf8).write(to: file)
+        try Data(#"{"port": 9000, "max_active": 2, "defaults": {"top_k": 7, "min_p": 0.1}}"#.utf8).write(to: file)
         var loader = ConfigLoader()
         try loader.apply(file: file.path)
-        try loader.apply(environment: ["GPT_SERVER_PORT": "9100", "GPT_SERVER_DEFAULTS_TEMP": "0.5", "UNRELATED": "x"])
+        try loader.apply(environment: ["GPT_SERVER_PORT": "9100", "GPT_SERVER_DEFAULTS_TEMP": "0.5", "UNRELATED": "x",
+                                       "GPT_SERVER_DEFAULTS_MIN_P": "0.2"])
         try loader.apply(override: "port=9200", source: "--set")
+        try loader.apply(override: "defaults.repeat_penalty=1.3", source: "--set")
         let config = try loader.config()
         #expect(config.port == 9200)
         #expect(config.maxActive == 2)
-        #expect(config.defaults.topK == 7)
-        #expect(config.defaults.temp == 0.5)
+        let defaults = try config.generationDefaults(for: Self.model)
+        #expect(defaults.settings.topK == 7)
+        #expect(defaults.settings.temperature == 0.5)
+        #expect(defaults.settings.minP == 0.2)
+        #expect(defaults.settings.repeatPenalty == 1.3)
         #expect(config.host == "127.0.0.1")
+        try FileManager.default.removeItem(at: file)
     }
 
     /// Integer settings take JSON integers only, as integer request fields do:
     /// `3.0` is refused from every layer, not rounded; number settings take integers.
     @Test func integerSettingsRefuseFractionsLikeRequests() throws {
-        #expect(ConfigLoader.integerKeys.isSuperset(of: ["port", "max_active", "max_connections_per_ip", "defaults.top_k",
-                                                         "defaults.num_tokens", "defaults.eos_id", "defaults.delay_ms"]))
-        #expect(ConfigLoader.integerKeys.isDisjoint(with: ["host", "defaults.temp", "defaults.top_p", "defaults.stream"]))
+        #expect(ConfigLoader.integerKeys.isSuperset(of: ["port", "max_active", "max_connections_per_ip"]))
+        #expect(ConfigLoader.integerKeys.isDisjoint(with: ["host", "cors_origins"]))
         var loader = ConfigLoader()
-        for (key, value) in [("defaults.top_k", "3.0"), ("max_active", "2.5"), ("port", "8e3"), ("defaults.num_tokens", "5.0")] {
+        for (key, value) in [("max_active", "2.5"), ("port", "8e3")] {
             do {
                 try loader.apply(override: "\(key)=\(value)", source: "--set")
                 Issue.record("\(key)=\(value) was accepted")
@@ -48,13 +59,45 @@ import Testing
                 #expect("\(error)".contains("setting \"\(key)\" must be an integer"), "\(error)")
             }
         }
-        #expect(throws: ConfigError.self) { try loader.apply(environment: ["GPT_SERVER_DEFAULTS_TOP_K": "3.0"]) }
+    }
+
+    /// A `defaults.*` setting is refused exactly as the same value of the same
+    /// field in a `/generate` request, whichever layer gave it.
+    @Test(arguments: [("top_k", "3.0"), ("min_p", "2"), ("num_tokens", "5.0"), ("num_tokens", "2000"), ("top_p", "0"),
+                      ("repeat_penalty", "0"), ("repeat_last_n", "-1"), ("eos_id", "100"), ("max_seq_len", "65"),
+                      ("stream", "\"yes\""), ("delay_ms", "1.5"), ("presence_penalty", "2.5"), ("ignore_eos", "1")])
+    func defaultsAreRefusedLikeRequestFields(field: String, value: String) throws {
+        let body = Array(#"{"prompt": [1], "\#(field)": \#(value)}"#.utf8)
+        let server = ServerConfig()
+        var requestError: String?
+        do {
+            _ = try GenerateRequest(body: body, defaults: GenerationDefaults(),
+                                    limits: FieldLimits(model: Self.model, server: server), config: Self.model)
+        } catch {
+            requestError = error.message
+        }
+        let expected = try #require(requestError, "the request was accepted").replacingOccurrences(
+            of: "field \"\(field)\"", with: "setting \"defaults.\(field)\"")
+
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("server-\(UUID().uuidString).json")
-        try Data(#"{"defaults": {"eos_id": 1.0}}"#.utf8).write(to: file)
-        #expect(throws: ConfigError.self) { try loader.apply(file: file.path) }
-        try loader.apply(override: "defaults.top_k=3", source: "--set")
-        try loader.apply(override: "defaults.temp=1", source: "--set")
-        #expect(try loader.config().defaults.topK == 3)
+        defer { try? FileManager.default.removeItem(at: file) }
+        try Data(#"{"defaults": {"\#(field)": \#(value)}}"#.utf8).write(to: file)
+        let environment = ["GPT_SERVER_DEFAULTS_\(field.uppercased())": value]
+        let layers: [(String, (inout ConfigLoader) throws -> Void)] = [
+            ("--set", { try $0.apply(override: "defaults.\(field)=\(value)", source: "--set") }),
+            ("environment", { try $0.apply(environment: environment) }),
+            ("file", { try $0.apply(file: file.path) }),
+        ]
+        for (layer, apply) in layers {
+            var loader = ConfigLoader()
+            try apply(&loader)
+            do {
+                _ = try loader.config().generationDefaults(for: Self.model)
+                Issue.record("\(layer): defaults.\(field)=\(value) was accepted")
+            } catch {
+                #expect("\(error)" == expected, "\(layer)")
+            }
+        }
     }
 
     @Test func refusesUnknownSettingsAndWrongTypes() throws {
@@ -71,20 +114,14 @@ import Testing
         #expect(throws: ConfigError.self) { try bad.validate() }
     }
 
-    /// Defaults are checked like request fields, against the loaded model.
-    @Test func refusesDefaultsTheModelCannotUse() throws {
-        let model = GPTConfig(maxT: 64, vocabularySize: 100, layers: 1, heads: 1, channels: 8)
-        try ServerConfig().validateDefaults(for: model)
-        var config = ServerConfig()
-        config.defaults.maxSeqLen = 65
-        #expect(throws: ConfigError.self) { try config.validateDefaults(for: model) }
-        do { try config.validateDefaults(for: model) } catch { #expect("\(error)".contains("defaults.max_seq_len")) }
-        config = ServerConfig()
-        config.defaults.numTokens = 2000
-        do { try config.validateDefaults(for: model) } catch { #expect("\(error)".contains("max_num_tokens 1024")) }
-        config = ServerConfig()
-        config.defaults.topP = 0
-        #expect(throws: ConfigError.self) { try config.validateDefaults(for: model) }
+    @Test func refusesUnknownDefaults() throws {
+        var loader = ConfigLoader()
+        do {
+            try loader.apply(override: "defaults.seed=3", source: "--set")
+            Issue.record("defaults.seed was accepted")
+        } catch {
+            #expect("\(error)".contains("unknown setting \"defaults.seed\""))
+        }
     }
 }
 

@@ -81,7 +81,7 @@ import Testing
         var config = ServerConfig()
         config.corsOrigins = ["https://app.example"]
         let router = Router(config: config, logger: Logger(label: "test"))
-        router.modelLoaded(Self.textModel)
+        try router.modelLoaded(Self.textModel)
         let origin = ["origin": "https://app.example"]
         let notFound = await router.handle(HTTPRequest(method: "GET", path: "/nowhere", headers: origin))
         let health = await router.handle(HTTPRequest(method: "GET", path: "/health", headers: origin))
