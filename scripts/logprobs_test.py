@@ -15,7 +15,11 @@ gpt-random-model, context 128) and the test tokenizer, then checks:
   3. /v1/completions with logprobs, streamed and not, give the same tokens and numbers;
   4. out-of-range logprobs are refused with the client's BadRequestError;
   5. gpt-score's perplexity and bits per character of a file, with its own
-     window and stride, equal the reference's.
+     window and stride, equal the reference's;
+  6. /v1/chat/completions with logprobs and top_logprobs, streamed and not: each
+     token's entry (found by its bytes) and its alternatives equal the reference
+     log-softmax after the chat template's prompt; top_logprobs without
+     logprobs, or out of range, is refused.
 Token ids come from the `tokenizers` library, not from the server.
 Prints `logprobs: N passed, M failed` and exits non-zero on any failure.
 
@@ -43,6 +47,21 @@ LONG_TEXT = ("To be, or not to be, that is the question: whether 'tis nobler in 
              "the slings and arrows of outrageous fortune, or to take arms against a sea of troubles "
              "and by opposing end them. To die: to sleep; no more; and by a sleep to say we end the "
              "heart-ache and the thousand natural shocks that flesh is heir to. ") * 3
+
+
+def byte_level_vocabulary(tokenizer):
+    """Each token's bytes -> its id, from the tokenizer file's vocabulary: GPT-2's
+    byte-level alphabet (printable bytes as themselves, the others as U+0100 on)."""
+    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    alphabet = {chr(b): b for b in printable}
+    extra = 0
+    for b in range(256):
+        if b not in printable:
+            alphabet[chr(256 + extra)] = b
+            extra += 1
+    added = {token.content for token in tokenizer.get_added_tokens_decoder().values()}
+    return {(piece.encode() if piece in added else bytes(alphabet[c] for c in piece)): id
+            for piece, id in tokenizer.get_vocab(with_added_tokens=True).items()}
 
 
 def log_softmax(logits):
@@ -175,11 +194,51 @@ def run(server, build, check):
         check("gpt-score perplexity", abs(perplexity / expected_perplexity - 1) < 1e-5,
               f"{perplexity} vs {expected_perplexity}")
         check("gpt-score bits per character", abs(bpc - expected_bpc) < 1e-5, f"{bpc} vs {expected_bpc}")
+    run_chat(client, model, params, config, tokenizer, check, check_row)
+
     refused = subprocess.run([os.path.join(build, "gpt-score"), text_file, "--ckpt", checkpoint,
                               "--tokenizer", TOKENIZER, "--max_seq_len", "40", "--stride", "41"],
                              capture_output=True, text=True)
     check("gpt-score stride above the window refused", refused.returncode == 2 and "--stride" in refused.stderr,
           refused.stderr)
+
+
+def run_chat(client, model, params, config, tokenizer, check, check_row):
+    """6. Chat log-probabilities after the default template's prompt."""
+    ids_of = byte_level_vocabulary(tokenizer)
+    messages = [{"role": "user", "content": "What news from Verona?"}]
+    request = dict(model=model, messages=messages, max_tokens=10, seed=5, temperature=0.9, logprobs=True, top_logprobs=3)
+    whole = client.chat.completions.create(**request).choices[0]
+    entries = whole.logprobs.content
+    check("chat logprobs count", 0 < len(entries) <= 10, len(entries))
+    sequence = tokenizer.encode("User: What news from Verona?\nAssistant:").ids
+    for step, entry in enumerate(entries):
+        token_id = ids_of.get(bytes(entry.bytes))
+        check(f"chat step {step} bytes name a token", token_id is not None, entry.bytes)
+        if token_id is None:
+            return
+        row = log_softmax(forward(params, config, sequence[-CONTEXT:])[-1])
+        check_row(f"chat step {step}", row, token_id, entry.logprob, [top.logprob for top in entry.top_logprobs])
+        check(f"chat step {step} alternatives", [ids_of.get(bytes(top.bytes)) for top in entry.top_logprobs]
+              == [int(i) for i in np.argsort(-row, kind="stable")[:3]], entry.top_logprobs)
+        check(f"chat step {step} token text", entry.token == bytes(entry.bytes).decode("utf-8", "replace")
+              or entry.token.startswith("bytes:"), entry.token)
+        sequence.append(token_id)
+    if whole.finish_reason == "length":
+        text = b"".join(bytes(entry.bytes) for entry in entries).decode("utf-8", "replace")
+        check("chat tokens join into the reply", text.lstrip() == whole.message.content, f"{text!r} vs {whole.message.content!r}")
+    streamed = [entry for chunk in client.chat.completions.create(**request, stream=True)
+                if chunk.choices and chunk.choices[0].logprobs for entry in chunk.choices[0].logprobs.content]
+    check("chat streamed equals whole", [e.model_dump() for e in streamed] == [e.model_dump() for e in entries],
+          f"{len(streamed)} vs {len(entries)}")
+    plain = client.chat.completions.create(model=model, messages=messages, max_tokens=2).choices[0]
+    check("chat without logprobs has none", plain.logprobs is None, plain.logprobs)
+    for extra, word in ((dict(top_logprobs=2), "logprobs: true"), (dict(logprobs=True, top_logprobs=21), "20")):
+        try:
+            client.chat.completions.create(model=model, messages=messages, max_tokens=1, **extra)
+            check(f"chat {extra} refused", False, "no error")
+        except openai.BadRequestError as error:
+            check(f"chat {extra} refused", "top_logprobs" in str(error) and word in str(error), str(error))
 
 
 if __name__ == "__main__":

@@ -45,10 +45,13 @@ private extension String {
 /// `/v1/completions` (OpenAI's chat names where they differ).
 struct ChatCompletionRequest {
     var completion: OpenAICompletionRequest
+    /// Whether each choice carries its tokens' log-probabilities (`logprobs: true`).
+    var logprobs: Bool
 
-    static let fields = ["model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "stop",
-                         "seed", "stream", "stream_options", "n", "presence_penalty", "frequency_penalty", "logit_bias",
-                         "user", "min_p", "min_tokens", "ignore_eos", "logprobs"]
+    /// The completion's sampling fields (`GenerationField.all`), but messages
+    /// for the prompt, and chat's own `logprobs` (a boolean) with `top_logprobs`.
+    static let fields = ["model", "messages"] + GenerationField.all.compactMap(\.openAI?.name).filter { $0 != "prompt" }
+        + ["max_completion_tokens", "top_logprobs", "stream_options", "n", "user"]
 
     init(body: [UInt8], template: ChatTemplate, modelID: String, maxNumTokens: Int, maxChoices: Int, config: GPTConfig,
          endOfText: Int?) throws(APIError) {
@@ -62,14 +65,16 @@ struct ChatCompletionRequest {
         for (index, item) in items.enumerated() {
             messages.append(try Self.message(item, index: index))
         }
-        if case .bool(true)? = object["logprobs"] {
-            throw .badRequest("logprobs are not supported on chat completions; use /v1/completions with logprobs",
-                              code: "unsupported_parameter", param: "logprobs")
-        }
         if object["max_tokens"] != nil && object["max_completion_tokens"] != nil {
             throw .badRequest("give max_tokens or max_completion_tokens, not both", param: "max_completion_tokens")
         }
         let fields = RequestFields(object: object, label: { $0 }, nullIsAbsent: true)
+        logprobs = try fields.boolean("logprobs", default: false)
+        let alternatives = try fields.logprobs("top_logprobs")
+        if alternatives != nil && !logprobs {
+            throw .badRequest("top_logprobs needs logprobs: true (it is how many alternatives to show beside each token's log-probability)",
+                              param: "top_logprobs")
+        }
         var stops = try fields.stopStrings()
         guard stops.count < GenerationSettings.maxStopStrings else {
             throw .badRequest("stop must be at most \(GenerationSettings.maxStopStrings - 1) strings here: the chat template's turn marker takes one place",
@@ -78,8 +83,12 @@ struct ChatCompletionRequest {
         stops.append(template.turnMarker)
         // The chat body becomes a completion body: the rendered prompt, OpenAI's
         // completion names, the turn marker among the stop strings.
-        var members = object.members.filter { !["messages", "max_completion_tokens", "stop", "logprobs"].contains($0.key) }
+        // `logprobs: true` becomes the completion's `logprobs: top_logprobs` (0 without it).
+        var members = object.members.filter {
+            !["messages", "max_completion_tokens", "stop", "logprobs", "top_logprobs"].contains($0.key)
+        }
         members.append(("prompt", .string(template.render(messages))))
+        if logprobs { members.append(("logprobs", .integer(alternatives ?? 0))) }
         if let maxCompletionTokens = object["max_completion_tokens"] { members.append(("max_tokens", maxCompletionTokens)) }
         members.append(("stop", .array(stops.map { .string($0) })))
         completion = try OpenAICompletionRequest(object: JSONObject(members: members), modelID: modelID,
@@ -120,13 +129,15 @@ struct ChatCompletion: Encodable {
     struct Choice: Encodable {
         let index: Int
         let message: Message
+        let logprobs: ChatLogprobs?
         let finish_reason: String
 
+        /// Written by hand so that absent `logprobs` appear as null.
         func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(index, forKey: .index)
             try container.encode(message, forKey: .message)
-            try container.encodeNil(forKey: .logprobs)
+            try container.encode(logprobs, forKey: .logprobs)
             try container.encode(finish_reason, forKey: .finish_reason)
         }
         enum CodingKeys: CodingKey { case index, message, logprobs, finish_reason }
@@ -137,6 +148,47 @@ struct ChatCompletion: Encodable {
     let model: String
     let choices: [Choice]
     let usage: Usage
+}
+
+/// A chat choice's log-probabilities in OpenAI's chat shape: one entry per
+/// generated token (the whitespace the reply's text drops at its start
+/// included), each with its piece (`Tokenizer.piece`), its raw log-probability,
+/// its bytes, and the `top_logprobs` most likely tokens with theirs.
+struct ChatLogprobs: Encodable {
+    struct Alternative: Encodable {
+        let token: String
+        let logprob: Double
+        let bytes: [UInt8]
+
+        init(id: Int, logprob: Double, tokenizer: Tokenizer) {
+            token = tokenizer.piece(id)
+            self.logprob = logprob
+            bytes = tokenizer.tokenBytes(id)
+        }
+    }
+    struct Entry: Encodable {
+        let token: String
+        let logprob: Double
+        let bytes: [UInt8]
+        let top_logprobs: [Alternative]
+    }
+    let content: [Entry]
+
+    init(_ scores: [TokenLogprob], tokenizer: Tokenizer) {
+        content = scores.map { score in
+            let token = Alternative(id: score.id, logprob: score.logprob, tokenizer: tokenizer)
+            return Entry(token: token.token, logprob: token.logprob, bytes: token.bytes,
+                         top_logprobs: score.top.map { Alternative(id: $0.id, logprob: $0.logprob, tokenizer: tokenizer) })
+        }
+    }
+
+    /// OpenAI's object also has `refusal`, always null here.
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(content, forKey: .content)
+        try container.encodeNil(forKey: .refusal)
+    }
+    enum CodingKeys: CodingKey { case content, refusal }
 }
 
 /// The reply's text as a chat client wants it: without the whitespace the
@@ -150,12 +202,16 @@ enum ChatReply {
 /// Server-sent events as OpenAI streams a chat: a first chunk with the role,
 /// then content deltas, then a chunk with the finish reason, optionally the
 /// usage chunk, then `data: [DONE]`. Leading whitespace of the reply is dropped.
+/// With log-probabilities, every token gets a chunk with its entry, even one
+/// that adds no text.
 struct ChatStream: ChoiceStreamEncoding {
     let id: String
     let created: Int
     let model: String
     let includeUsage: Bool
     var index = 0
+    /// Pieces and bytes of tokens, for log-probabilities.
+    let tokenizer: Tokenizer
     private let progress = Progress()
 
     /// Whether the role chunk went out, and whether text did (until then,
@@ -164,12 +220,13 @@ struct ChatStream: ChoiceStreamEncoding {
         let state = Mutex((opened: false, begun: false))
     }
 
-    init(id: String, created: Int, model: String, includeUsage: Bool, index: Int) {
+    init(id: String, created: Int, model: String, includeUsage: Bool, index: Int, tokenizer: Tokenizer) {
         self.id = id
         self.created = created
         self.model = model
         self.includeUsage = includeUsage
         self.index = index
+        self.tokenizer = tokenizer
     }
 
     var contentType: String { "text/event-stream" }
@@ -186,6 +243,10 @@ struct ChatStream: ChoiceStreamEncoding {
         }
         // The role chunk opens every choice.
         let role = opening ? event(ChatChunk.Delta(role: "assistant", content: ""), finish: nil) : []
+        if let score = token.logprob {
+            return role + event(ChatChunk.Delta(role: nil, content: text), finish: nil,
+                                logprobs: ChatLogprobs([score], tokenizer: tokenizer))
+        }
         return role + (text.isEmpty ? [] : event(ChatChunk.Delta(role: nil, content: text), finish: nil))
     }
 
@@ -206,9 +267,9 @@ struct ChatStream: ChoiceStreamEncoding {
         return bytes + Array("data: [DONE]\n\n".utf8)
     }
 
-    private func event(_ delta: ChatChunk.Delta, finish: String?) -> [UInt8] {
+    private func event(_ delta: ChatChunk.Delta, finish: String?, logprobs: ChatLogprobs? = nil) -> [UInt8] {
         frame(ChatChunk(id: id, created: created, model: model,
-                        choices: [.init(index: index, delta: delta, finish_reason: finish)], usage: nil))
+                        choices: [.init(index: index, delta: delta, logprobs: logprobs, finish_reason: finish)], usage: nil))
     }
 
     private func frame(_ chunk: ChatChunk) -> [UInt8] {
@@ -225,14 +286,15 @@ struct ChatChunk: Encodable {
     struct Choice: Encodable {
         let index: Int
         let delta: Delta
+        let logprobs: ChatLogprobs?
         let finish_reason: String?
 
-        /// Written by hand so that `logprobs` and an open choice's `finish_reason` appear as null.
+        /// Written by hand so that absent `logprobs` and an open choice's `finish_reason` appear as null.
         func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(index, forKey: .index)
             try container.encode(delta, forKey: .delta)
-            try container.encodeNil(forKey: .logprobs)
+            try container.encode(logprobs, forKey: .logprobs)
             try container.encode(finish_reason, forKey: .finish_reason)
         }
         enum CodingKeys: CodingKey { case index, delta, logprobs, finish_reason }

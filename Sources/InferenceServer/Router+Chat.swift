@@ -16,20 +16,23 @@ extension Router {
         let choices = try submitChoices(completion, to: model)
         let id = "chatcmpl-" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
         let created = Int(Date().timeIntervalSince1970)
+        let tokenizer = model.textModel.tokenizer
         guard completion.generate.stream else {
             var answers: [ChatCompletion.Choice] = []
             var usage = GenerationUsage()
             for choice in choices {
                 let result = await choice.job.result()
+                let logprobs = parsed.logprobs ? ChatLogprobs(result.tokens.compactMap(\.logprob), tokenizer: tokenizer) : nil
                 answers.append(.init(index: choice.index, message: .init(content: ChatReply.trimmed(result.text)),
-                                     finish_reason: result.summary.finishReason.openAI))
+                                     logprobs: logprobs, finish_reason: result.summary.finishReason.openAI))
                 usage.add(result.summary.usage, countingPrompt: choice.index == 0)
             }
             let body = ChatCompletion(id: id, created: created, model: modelID, choices: answers, usage: Usage(usage))
             return (json(200, body), choices.map(\.job))
         }
         let encodings = choices.map {
-            ChatStream(id: id, created: created, model: modelID, includeUsage: completion.includeUsage, index: $0.index)
+            ChatStream(id: id, created: created, model: modelID, includeUsage: completion.includeUsage, index: $0.index,
+                       tokenizer: tokenizer)
         }
         let jobs = choices.map(\.job)
         return (streamResponse(zip(jobs, encodings).map { ($0, $1) }, n: completion.n, client: request.client), jobs)
