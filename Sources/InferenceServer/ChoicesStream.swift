@@ -18,9 +18,7 @@ final class ChoicesStream<Encoding: ChoiceStreamEncoding>: PulledBody, @unchecke
     private let keepAlive: Duration
     private var open: Set<Int>
     private var usage = GenerationUsage()
-    private var pending: [UInt8] = []
-    private var ended = false
-    private var lastSent = ContinuousClock.now
+    private var outbox = StreamOutbox()
 
     init(_ choices: [(job: Job, encoding: Encoding)], n: Int, client: ClientConnection, keepAlive: Duration) {
         self.choices = choices
@@ -31,43 +29,31 @@ final class ChoicesStream<Encoding: ChoiceStreamEncoding>: PulledBody, @unchecke
     }
 
     func next(maxBytes: Int) -> PulledPiece {
-        if pending.isEmpty && !ended { pull() }
-        guard pending.isEmpty else {
-            let count = min(maxBytes, pending.count)
-            defer { pending.removeFirst(count) }
-            lastSent = .now
-            return .bytes(Array(pending.prefix(count)))
-        }
-        if ended { return .end }
-        guard client.isConnected else {
-            cancelAll()
-            return .abort
-        }
-        return .notYet
+        outbox.next(maxBytes: maxBytes, client: client, refill: { self.pull(into: &$0) }, cancel: cancelAll)
     }
 
     /// Every open choice's events since the last pull (waiting a little on one of them).
-    private func pull() {
+    private func pull(into outbox: inout StreamOutbox) {
         guard let waitOn = open.min() else { return }
         for i in open.sorted() {
             for event in choices[i].job.nextEvents(timeout: i == waitOn ? Self.waitSlice : 0) {
                 switch event {
                 case .started: continue
-                case .scored(let scores): pending += choices[i].encoding.scored(scores)
-                case .token(let token): pending += choices[i].encoding.token(token)
+                case .scored(let scores): outbox.pending += choices[i].encoding.scored(scores)
+                case .token(let token): outbox.pending += choices[i].encoding.token(token)
                 case .finished(let summary):
-                    pending += choices[i].encoding.finish(summary)
+                    outbox.pending += choices[i].encoding.finish(summary)
                     usage.add(summary.usage, countingPrompt: choices[i].encoding.index % n == 0)
                     open.remove(i)
                 }
             }
         }
         if open.isEmpty {
-            pending += choices[0].encoding.end(usage: usage)
-            ended = true
-        } else if pending.isEmpty, let line = choices[0].encoding.keepAlive,
-                  choices.allSatisfy({ $0.job.isQueued }), ContinuousClock.now - lastSent >= keepAlive {
-            pending = line
+            outbox.pending += choices[0].encoding.end(usage: usage)
+            outbox.ended = true
+        } else if outbox.pending.isEmpty, let line = choices[0].encoding.keepAlive,
+                  choices.allSatisfy({ $0.job.isQueued }), outbox.silent(for: keepAlive) {
+            outbox.pending = line
         }
     }
 

@@ -23,10 +23,7 @@ final class JobStream<Encoding: StreamEncoding>: PulledBody, @unchecked Sendable
     private let encoding: Encoding
     private let client: ClientConnection
     private let keepAlive: Duration
-    /// Encoded bytes not yet handed over (when the socket asked for fewer).
-    private var pending: [UInt8] = []
-    private var ended = false
-    private var lastSent = ContinuousClock.now
+    private var outbox = StreamOutbox()
 
     init(_ job: Job, encoding: Encoding, client: ClientConnection, keepAlive: Duration) {
         self.job = job
@@ -36,39 +33,27 @@ final class JobStream<Encoding: StreamEncoding>: PulledBody, @unchecked Sendable
     }
 
     func next(maxBytes: Int) -> PulledPiece {
-        if pending.isEmpty && !ended { pull() }
-        guard pending.isEmpty else {
-            let count = min(maxBytes, pending.count)
-            defer { pending.removeFirst(count) }
-            lastSent = .now
-            return .bytes(Array(pending.prefix(count)))
-        }
-        if ended { return .end }
-        guard client.isConnected else {
-            job.cancellation.cancel()
-            return .abort
-        }
-        return .notYet
+        outbox.next(maxBytes: maxBytes, client: client, refill: { self.pull(into: &$0) }, cancel: job.cancellation.cancel)
     }
 
     /// Everything that came since the last pull, encoded in one piece, or a
     /// keep-alive line when a queued job has been silent long enough.
-    private func pull() {
+    private func pull(into outbox: inout StreamOutbox) {
         let events = job.nextEvents(timeout: Self.waitSlice)
         if events.isEmpty {
-            if let line = encoding.keepAlive, job.isQueued, ContinuousClock.now - lastSent >= keepAlive {
-                pending = line
+            if let line = encoding.keepAlive, job.isQueued, outbox.silent(for: keepAlive) {
+                outbox.pending = line
             }
             return
         }
         for event in events {
             switch event {
             case .started: continue
-            case .scored(let scores): pending += encoding.scored(scores)
-            case .token(let token): pending += encoding.token(token)
+            case .scored(let scores): outbox.pending += encoding.scored(scores)
+            case .token(let token): outbox.pending += encoding.token(token)
             case .finished(let summary):
-                pending += encoding.final(summary)
-                ended = true
+                outbox.pending += encoding.final(summary)
+                outbox.ended = true
             }
         }
     }
