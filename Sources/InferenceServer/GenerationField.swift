@@ -51,7 +51,8 @@ struct GenerationField: Sendable {
 
     let name: String
     let kind: Kind
-    /// The field on `/v1/completions` (and chat), read with this field's rules; nil where OpenAI has none.
+    /// The field on `/v1/completions` and chat (but chat reads `logprobs` its own way), read with this
+    /// field's rules; nil where OpenAI has none.
     let openAI: OpenAI?
     let doc: String
 
