@@ -2,12 +2,14 @@
 """Total tokens/s of gpt-server with several clients streaming at once.
 
 Starts gpt-server on a free loopback port, then runs rounds of N concurrent
-NDJSON streams (each a different seed, the whole context as window so that
-every step after the prompt is a cached decode) and reports the median total
-tokens/s, for 1 client and for N. The server batches concurrent decode
-steps, so N clients should get well over the speed of one.
+NDJSON streams (each a different seed, the whole context as window unless
+--max-seq-len is given, so that every step after the prompt is a cached
+decode) and reports the median total tokens/s, for 1 client and for N. The
+server batches concurrent decode steps, so N clients should get well over the
+speed of one. With a short --max-seq-len, every token after the window fills
+recomputes the window: that measures the batched window passes.
 
-  python3 scripts/bench_clients.py --ckpt M --tokenizer T [--clients 4] [--num-tokens 64] [--runs 3]
+  python3 scripts/bench_clients.py --ckpt M --tokenizer T [--clients 4] [--num-tokens 64] [--runs 3] [--max-seq-len 32]
 """
 import argparse
 import http.client
@@ -54,6 +56,7 @@ def main():
     parser.add_argument("--num-tokens", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--max-seq-len", type=int, help="window of each generation (default: the whole context)")
     args = parser.parse_args()
 
     server, port = start_server(args.build, args.ckpt, args.tokenizer, args.threads,
@@ -62,7 +65,7 @@ def main():
         connection = http.client.HTTPConnection("127.0.0.1", port)
         connection.request("GET", "/model")
         context = json.loads(connection.getresponse().read())["context_length"]
-        body = {"prompt": "To be, or not to be:", "num_tokens": args.num_tokens, "max_seq_len": context,
+        body = {"prompt": "To be, or not to be:", "num_tokens": args.num_tokens, "max_seq_len": args.max_seq_len or context,
                 "top_k": 5, "stream": True}
         total_rate(port, 1, body)  # warm-up
         for clients in (1, args.clients):

@@ -11,7 +11,10 @@ import Logging
 /// generations advance together, one token each per turn, so nobody waits for
 /// another's whole generation. Their decode steps run as one batched pass
 /// (each weight matrix read once for all of them, the same bits as alone), so
-/// several clients cost little more than one. A generation that asked for
+/// several clients cost little more than one. A pass over a window (a prompt,
+/// or a window that slid) runs at most `prefillChunk` tokens a turn, so a long
+/// prompt does not stop the running streams for its whole pass; the window
+/// passes of a turn run together as one multi-sequence pass. A generation that asked for
 /// `delay_ms` sits out until its next token is due, so the pause never holds
 /// the model back. Cancelled jobs (their client left) are dropped before
 /// their next token, and so are those that outlive `maxRequestDuration` and
@@ -25,6 +28,8 @@ final class GenerationScheduler: @unchecked Sendable {  // mutable state is guar
     let maxRequestDuration: Duration
     /// How long a stream's tokens may wait for its client to take them.
     let writeTimeout: Duration
+    /// Most tokens of one window pass run in a turn.
+    let prefillChunk: Int
     private let logger: Logger
 
     private let queue = DispatchQueue(label: "gpt-server.model")
@@ -48,7 +53,9 @@ final class GenerationScheduler: @unchecked Sendable {  // mutable state is guar
     }
 
     init(textModel: TextModel, maxActive: Int, maxQueued: Int, maxRequestDuration: Duration, writeTimeout: Duration,
-         logger: Logger) {
+         prefillChunk: Int, logger: Logger) {
+        precondition(prefillChunk >= 1, "a prefill chunk holds at least one token")
+        self.prefillChunk = prefillChunk
         self.textModel = textModel
         self.maxActive = maxActive
         self.maxQueued = maxQueued
@@ -184,17 +191,23 @@ final class GenerationScheduler: @unchecked Sendable {  // mutable state is guar
         }
     }
 
-    /// One token for each of `slots`, outside the lock: passes over a whole
-    /// window (prompts, slides) one by one, then every plain decode step in
-    /// batches of up to `Model.maxBatch`.
+    /// One turn for each of `slots`, outside the lock: a chunk of each window
+    /// pass (`runWindows`), then every plain decode step in batches of up to
+    /// `Model.maxBatch`.
     private func step(_ slots: [Slot]) {
         var decodes: [(slot: Slot, token: Int, state: RunState)] = []
+        var windows: [Window] = []
         for slot in slots {
             switch slot.generator.nextStep() {
+            case .over: deliver(nil, for: slot)
+            case .scoring: deliver(slot.generator.next(), for: slot)  // scores, then the whole first pass
             case .decode(let token, let state): decodes.append((slot, token, state))
-            case .over, .window: deliver(slot.generator.next(), for: slot)
+            case .window(let tokens, let state):
+                windows.append(Window(slot: slot, chunk: Array(tokens.prefix(prefillChunk)), state: state,
+                                      isLast: tokens.count <= prefillChunk))
             }
         }
+        runWindows(windows)
         for start in stride(from: 0, to: decodes.count, by: Model.maxBatch) {
             let batch = decodes[start ..< min(start + Model.maxBatch, decodes.count)]
             let started = ContinuousClock.now
@@ -203,6 +216,49 @@ final class GenerationScheduler: @unchecked Sendable {  // mutable state is guar
                 deliver(entry.slot.generator.complete(logits: logits, started: started), for: entry.slot)
             }
         }
+    }
+
+    /// This turn's part of a generation's window pass.
+    private struct Window {
+        let slot: Slot
+        let chunk: [Int]
+        let state: RunState
+        /// The chunk ends the pass: its logits give the next token.
+        let isLast: Bool
+    }
+
+    /// Most rows of one multi-sequence window pass (bounds its scratch memory).
+    private static let maxWindowRows = 1024
+
+    /// Runs this turn's window chunks. Those longer than `Model.fewTokens`
+    /// run together, as one multi-sequence pass per `maxWindowRows`: each
+    /// weight matrix is read once for all of them. Their products then round
+    /// as sgemm rounds a taller matrix, so a chunk's logits may differ from its
+    /// pass alone in the last bits (as chunking itself may). Shorter chunks
+    /// run alone on the few-token kernels, the fastest at their size.
+    private func runWindows(_ windows: [Window]) {
+        let model = textModel.model
+        var group: [Window] = []
+        func runGroup() {
+            guard !group.isEmpty else { return }
+            let started = ContinuousClock.now
+            let logits = model.forward(segments: group.map { ($0.chunk, $0.state) })
+            for (window, logits) in zip(group, logits) where window.isLast {
+                deliver(window.slot.generator.complete(logits: logits, started: started), for: window.slot)
+            }
+            group = []
+        }
+        for window in windows {
+            if window.chunk.count <= Model.fewTokens {
+                let started = ContinuousClock.now
+                let logits = model.forward(window.chunk, state: window.state)
+                if window.isLast { deliver(window.slot.generator.complete(logits: logits, started: started), for: window.slot) }
+                continue
+            }
+            if group.reduce(0, { $0 + $1.chunk.count }) + window.chunk.count > Self.maxWindowRows { runGroup() }
+            group.append(window)
+        }
+        runGroup()
     }
 
     /// Sends a generated token to its job, or ends the job when there is none.

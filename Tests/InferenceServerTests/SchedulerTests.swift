@@ -19,7 +19,7 @@ import Testing
 
     static func scheduler(maxRequest: Duration = .seconds(60), writeTimeout: Duration = .seconds(60)) -> GenerationScheduler {
         GenerationScheduler(textModel: textModel, maxActive: 2, maxQueued: 2, maxRequestDuration: maxRequest,
-                            writeTimeout: writeTimeout, logger: Logger(label: "test"))
+                            writeTimeout: writeTimeout, prefillChunk: 64, logger: Logger(label: "test"))
     }
 
     static func job(tokens: Int, delay: Int = 0, stream: Bool) -> Job {
@@ -95,6 +95,95 @@ import Testing
         if case .pull(let body) = stream.body { body.closed(delivered: false) } else { Issue.record("expected a pulled body") }
         #expect(router.drain(timeout: 10))
     }
+}
+
+/// Long prompts run in chunks between the running generations' tokens, and
+/// get the tokens they get alone.
+@Suite struct ChunkedPrefillTests {
+    /// A model with room for long prompts.
+    static let textModel: TextModel = {
+        let config = GPTConfig(maxT: 512, vocabularySize: 2100, layers: 2, heads: 4, channels: 64)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("chunked-prefill-\(getpid()).bin").path
+        try! CheckpointWriter.write(config: config, parameters: CheckpointWriter.randomParameters(config: config, seed: 7), to: path)
+        let tokenizer = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("GPTTests/Fixtures/tokenizer/gpt2ish.json").path
+        return try! TextModel(checkpointPath: path, tokenizerPath: tokenizer)
+    }()
+
+    static let chunk = 32
+    /// 10 chunks.
+    static let longPrompt = (0..<320).map { ($0 * 37 + 11) % 2100 }
+
+    static func scheduler() -> GenerationScheduler {
+        GenerationScheduler(textModel: textModel, maxActive: 4, maxQueued: 4, maxRequestDuration: .seconds(600),
+                            writeTimeout: .seconds(600), prefillChunk: chunk, logger: Logger(label: "test"))
+    }
+
+    static func job(prompt: [Int], tokens: Int, stream: Bool) -> Job {
+        var settings = GenerationSettings()
+        settings.numTokens = tokens
+        settings.maxSeqLen = 512
+        settings.topK = 1
+        settings.seed = 1
+        return Job(request: GenerateRequest(prompt: .text(""), settings: settings, stream: stream, delayMilliseconds: 0),
+                   promptTokens: prompt)
+    }
+
+    static func tokens(in events: [JobEvent]) -> Int {
+        events.reduce(0) { count, event in if case .token = event { count + 1 } else { count } }
+    }
+
+    /// A running stream keeps getting tokens while a long prompt is prefilled:
+    /// about one per chunk, where one pass over the whole prompt gave it none.
+    @Test func aRunningStreamAdvancesDuringALongPrefill() async throws {
+        let scheduler = Self.scheduler()
+        let running = Self.job(prompt: [1, 2, 3], tokens: 100_000, stream: true)
+        try scheduler.submit(running)
+        var seen = 0
+        while seen < 5 { seen += Self.tokens(in: running.nextEvents(timeout: 1)) }
+        let duringPrefill = Counter()
+        let long = Self.job(prompt: Self.longPrompt, tokens: 1, stream: false)
+        // Runs on the model thread as the long prompt's token is posted: the
+        // running stream's tokens since the drain just before the submission.
+        long.onFinish { _ in duringPrefill.add(Self.tokens(in: running.nextEvents(timeout: 0))) }
+        _ = running.nextEvents(timeout: 0)
+        try scheduler.submit(long)
+        #expect(await long.result().summary.finishReason == .length)
+        let chunks = Self.longPrompt.count / Self.chunk
+        #expect(duringPrefill.value >= chunks / 2, "\(duringPrefill.value) tokens during \(chunks) chunks")
+        running.cancellation.cancel()
+        #expect(scheduler.waitUntilIdle(timeout: 60))
+        scheduler.stop()
+    }
+
+    /// A long prompt's tokens (greedy) are the same alone, beside a running
+    /// stream, and prefilled together with another long prompt (one
+    /// multi-sequence pass per chunk).
+    @Test func aLongPromptGetsTheTokensItGetsAlone() async throws {
+        let scheduler = Self.scheduler()
+        let alone = Self.job(prompt: Self.longPrompt, tokens: 8, stream: false)
+        try scheduler.submit(alone)
+        let expected = await alone.result().tokens.map(\.id)
+        #expect(expected.count == 8)
+
+        let running = Self.job(prompt: [1, 2, 3], tokens: 100_000, stream: false)
+        try scheduler.submit(running)
+        let pair = [Self.job(prompt: Self.longPrompt, tokens: 8, stream: false),
+                    Self.job(prompt: Self.longPrompt, tokens: 8, stream: false)]
+        for job in pair { try scheduler.submit(job) }
+        for job in pair { #expect(await job.result().tokens.map(\.id) == expected) }
+        running.cancellation.cancel()
+        #expect(scheduler.waitUntilIdle(timeout: 60))
+        scheduler.stop()
+    }
+}
+
+/// A count shared with another thread.
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    func add(_ n: Int) { lock.withLock { count += n } }
+    var value: Int { lock.withLock { count } }
 }
 
 /// A one-shot signal.

@@ -96,6 +96,8 @@ public final class TokenGenerator: IteratorProtocol, Sequence {
     private var stopStrings: StopStrings
     private var context: [Int]  // prompt + generated: what the window slides over
     private var decodedScalars = 0  // Unicode scalars of generated text decoded so far
+    private var window: [Int]?  // the window pass under way (it may run in chunks), until its token is sampled
+    private var windowStarted = ContinuousClock.now
 
     /// Generates from `prompt` encoded by `tokenizer`.
     public convenience init(model: Model, tokenizer: Tokenizer, prompt: String, settings: GenerationSettings,
@@ -138,15 +140,12 @@ public final class TokenGenerator: IteratorProtocol, Sequence {
             return nil
         case .decode(let token, let state):
             return complete(logits: model.forward([token], state: state), started: started)
-        case .window:
-            if settings.scorePrompt && promptScores == nil {
-                promptScores = Scoring.score(promptTokens, model: model, window: settings.maxSeqLen,
-                                             alternatives: settings.logprobs ?? 0)
-                if case .over = nextStep() { return nil }
-            }
-            // First pass, or the window slid: positions shifted, so recompute it whole.
-            state.reset()
-            return complete(logits: model.forward(Array(context.suffix(settings.maxSeqLen)), state: state), started: started)
+        case .scoring:
+            promptScores = Scoring.score(promptTokens, model: model, window: settings.maxSeqLen,
+                                         alternatives: settings.logprobs ?? 0)
+            return next()
+        case .window(let tokens, let state):
+            return complete(logits: model.forward(Array(tokens), state: state), started: started)
         }
     }
 
@@ -156,8 +155,15 @@ public final class TokenGenerator: IteratorProtocol, Sequence {
         case over
         /// One token on the KV cache: batchable with other generations' (`Model.forward(batch:states:)`).
         case decode(token: Int, state: RunState)
-        /// A pass over the whole window (the first, or after it slid): leave it to `next()`.
-        case window
+        /// The rest of a pass over the whole window (the first, or after it
+        /// slid: positions shifted, so it is recomputed whole), continuing at
+        /// `state.length`. A caller may run only a first part of `tokens` on
+        /// `state` (`Model.forward`) and come back for the rest: chunks of a
+        /// pass give the same logits as one pass, up to float rounding. The
+        /// last part's logits go to `complete(logits:started:)`.
+        case window(tokens: ArraySlice<Int>, state: RunState)
+        /// The prompt's tokens must be scored first (`settings.scorePrompt`): leave it to `next()`.
+        case scoring
     }
 
     /// Ends the generation if it is cancelled or complete; otherwise says what
@@ -169,23 +175,30 @@ public final class TokenGenerator: IteratorProtocol, Sequence {
             _ = finish(.cancelled)
             return .over
         }
-        if settings.scorePrompt && promptScores == nil { return .window }
+        if settings.scorePrompt && promptScores == nil { return .scoring }
         if generatedTokens.count >= settings.numTokens {
             _ = finish(.length)
             return .over
+        }
+        if let window {
+            return .window(tokens: window[state.length...], state: state)
         }
         // Until the window slides, the cache holds every earlier position.
         if state.length > 0 && state.length < settings.maxSeqLen {
             return .decode(token: context[context.count - 1], state: state)
         }
-        return .window
+        state.reset()
+        window = Array(context.suffix(settings.maxSeqLen))
+        windowStarted = .now
+        return .window(tokens: window![...], state: state)
     }
 
     /// Samples the next token from `logits` (the model's output for the step
     /// `nextStep()` asked for, begun at `started`) and returns it, or nil if it ends the generation.
     package func complete(logits: [Float], started: ContinuousClock.Instant) -> GeneratedToken? {
         let id = sampler.sample(logits, context: context, generated: generatedTokens.count, using: &random)
-        let elapsed = (ContinuousClock.now - started) / .milliseconds(1)
+        let elapsed = (ContinuousClock.now - (window == nil ? started : windowStarted)) / .milliseconds(1)
+        window = nil
         if generatedTokens.isEmpty {
             timings.prefillMilliseconds = elapsed
         } else {

@@ -39,18 +39,20 @@ public final class Model: Sendable {
         precondition(start + T <= state.capacity, "the sequence does not fit the cache (\(start + T) > \(state.capacity))")
         precondition(tokens.allSatisfy { $0 >= 0 && $0 < V }, "token ids must be in 0..<\(V)")
         let logits = pass(tokens, states: Array(repeating: state, count: T), positions: Array(start..<start + T),
-                          scratch: state.scratch(tokens: T, workers: pool.threads), logitsFrom: allPositions ? 0 : T - 1)
+                          scratch: state.scratch(tokens: T, workers: pool.threads),
+                          logitRows: allPositions ? Array(0..<T) : [T - 1])
         state.length = start + T
         return logits
     }
 
     /// The forward pass over rows that each put `tokens[r]` at `positions[r]`
-    /// of `states[r]`: the tokens of one sequence (a prompt), or one token
-    /// each of several sequences (a batch, Model+Batch.swift). Writes every
-    /// row's keys and values into its cache (lengths are the caller's to
-    /// advance) and returns the logits of rows `first...` ((T - first), V).
+    /// of `states[r]`: the tokens of one sequence (a prompt), one token each
+    /// of several sequences (a batch), or consecutive runs of several
+    /// sequences (segments, Model+Batch.swift). Writes every row's keys and
+    /// values into its cache (lengths are the caller's to advance) and
+    /// returns the logits of `logitRows`, in their order (count, V).
     func pass(_ tokens: [Int], states: [RunState], positions: [Int], scratch s: RunState.Scratch,
-              logitsFrom first: Int) -> [Float] {
+              logitRows: [Int]) -> [Float] {
         let (T, C, V, NH) = (tokens.count, config.channels, config.vocabularySize, config.heads)
         let visible = positions.max()! + 1  // keys the furthest row attends to: each row's scores get this much room
         let w = weights
@@ -80,9 +82,13 @@ public final class Model: Sendable {
                                            scores: s.scores + k * visible, N: positions[t] + 1, C: C, NH: NH, head: h)
                 }
             } else {
-                // Only a prompt is this long: one sequence, consecutive positions.
-                Kernels.attention(s.attended, s.qkv, keys: states[0].keys(layer: l), values: states[0].values(layer: l),
-                                  scores: s.scores, start: positions[0], T: T, C: C, NH: NH, pool: pool)
+                // Long passes hold segments: runs of rows of one sequence at consecutive positions.
+                for rows in Self.segments(states: states, positions: positions) {
+                    let a = rows.lowerBound
+                    Kernels.attention(s.attended + a * C, s.qkv + a * 3 * C, keys: states[a].keys(layer: l),
+                                      values: states[a].values(layer: l), scores: s.scores, start: positions[a],
+                                      T: rows.count, C: C, NH: NH, pool: pool)
+                }
             }
             linear(s.projected, s.attended, w.stored(.attprojw, layer: l), w.layer(l, .attprojb), T: T, IC: C, OC: C,
                    scratch: s)
@@ -99,8 +105,11 @@ public final class Model: Sendable {
         }
 
         // Only the rows whose logits are wanted go through LN_f and the (V, C) product.
-        let rows = T - first
-        Kernels.layerNorm(s.normed, s.x + first * C, w[.lnfw], w[.lnfb], T: rows, C: C)
+        let rows = logitRows.count
+        for (i, r) in logitRows.enumerated() where i != r {
+            (s.x + i * C).update(from: s.x + r * C, count: C)  // gather them first (in place: i < r, rows ascending)
+        }
+        Kernels.layerNorm(s.normed, s.x, w[.lnfw], w[.lnfb], T: rows, C: C)
         return [Float](unsafeUninitializedCapacity: rows * V) { logits, count in
             linear(logits.baseAddress!, s.normed, w.stored(.wte), nil, T: rows, IC: C, OC: V, scratch: s)
             count = rows * V
@@ -111,7 +120,7 @@ public final class Model: Sendable {
     /// ones OpenBLAS's sgemm tiles, whose packing pays off only on many rows.
     /// (Measured: ours is ahead at 4 and 8 tokens and level at 16, on both
     /// the bundled model and the 124M shape.)
-    static let fewTokens = 16
+    public static let fewTokens = 16
 
     /// out (T, OC) = inp (T, IC) · weight (OC, IC)ᵀ + bias, on the worker pool,
     /// with the weights in their stored type: OpenBLAS's sgemm tiles for many
