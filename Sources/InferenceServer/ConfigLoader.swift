@@ -147,7 +147,7 @@ extension ServerConfig {
             ("port", port, 0...65535), ("max_active", maxActive, 1...256), ("max_queued", maxQueued, 0...100_000),
             ("max_num_tokens", maxNumTokens, 0...1_000_000), ("max_delay_ms", maxDelayMs, 0...60_000),
             ("max_request_seconds", maxRequestSeconds, 1...86_400), ("max_choices", maxChoices, 1...1024),
-            ("prefill_chunk_tokens", prefillChunkTokens, 1...65_536), ("max_body_bytes", maxBodyBytes, 64...(1 << 30)),
+            ("max_body_bytes", maxBodyBytes, 64...(1 << 30)),
             ("max_connections", maxConnections, 1...100_000), ("max_connections_per_ip", maxConnectionsPerIp, 0...100_000),
             ("connection_timeout_seconds", connectionTimeoutSeconds, 0...86_400),
             ("connection_memory_bytes", connectionMemoryBytes, 4096...(1 << 30)),

@@ -9,12 +9,12 @@ import Logging
 ///
 /// Requests wait in a bounded queue for one of `maxActive` slots. Active
 /// generations advance together, one token each per turn, so nobody waits for
-/// another's whole generation. Their decode steps run as one batched pass
-/// (each weight matrix read once for all of them, the same bits as alone), so
-/// several clients cost little more than one. A pass over a window (a prompt,
-/// or a window that slid) runs at most `prefillChunk` tokens a turn, so a long
-/// prompt does not stop the running streams for its whole pass; the window
-/// passes of a turn run together as one multi-sequence pass. A generation that asked for
+/// another's whole generation. A turn is one multi-sequence pass: every
+/// decode step, and the next chunk (`TokenGenerator.windowChunk` tokens) of
+/// every pass over a window (a prompt, or a window that slid), each weight
+/// matrix streamed once for all of them and each sequence getting the bits it
+/// gets alone. So several clients cost little more than one, and a long
+/// prompt slows the running streams down rather than stopping them. A generation that asked for
 /// `delay_ms` sits out until its next token is due, so the pause never holds
 /// the model back. Cancelled jobs (their client left) are dropped before
 /// their next token, and so are those that outlive `maxRequestDuration` and
@@ -28,8 +28,6 @@ final class GenerationScheduler: @unchecked Sendable {  // mutable state is guar
     let maxRequestDuration: Duration
     /// How long a stream's tokens may wait for its client to take them.
     let writeTimeout: Duration
-    /// Most tokens of one window pass run in a turn.
-    let prefillChunk: Int
     private let logger: Logger
 
     private let queue = DispatchQueue(label: "gpt-server.model")
@@ -53,9 +51,7 @@ final class GenerationScheduler: @unchecked Sendable {  // mutable state is guar
     }
 
     init(textModel: TextModel, maxActive: Int, maxQueued: Int, maxRequestDuration: Duration, writeTimeout: Duration,
-         prefillChunk: Int, logger: Logger) {
-        precondition(prefillChunk >= 1, "a prefill chunk holds at least one token")
-        self.prefillChunk = prefillChunk
+         logger: Logger) {
         self.textModel = textModel
         self.maxActive = maxActive
         self.maxQueued = maxQueued
@@ -191,74 +187,54 @@ final class GenerationScheduler: @unchecked Sendable {  // mutable state is guar
         }
     }
 
-    /// One turn for each of `slots`, outside the lock: a chunk of each window
-    /// pass (`runWindows`), then every plain decode step in batches of up to
-    /// `Model.maxBatch`.
+    /// One turn for each of `slots`, outside the lock: every decode step and
+    /// the next chunk of every window pass run together as one multi-sequence
+    /// pass (`Model.forward(segments:)`, one per `maxPassRows`), which streams
+    /// the weights once for all and gives each sequence the bits it gets alone.
     private func step(_ slots: [Slot]) {
-        var decodes: [(slot: Slot, token: Int, state: RunState)] = []
-        var windows: [Window] = []
+        var pass: [Segment] = []
+        var rows = 0
         for slot in slots {
+            let segment: Segment
             switch slot.generator.nextStep() {
-            case .over: deliver(nil, for: slot)
-            case .scoring: deliver(slot.generator.next(), for: slot)  // scores, then the whole first pass
-            case .decode(let token, let state): decodes.append((slot, token, state))
-            case .window(let tokens, let state):
-                windows.append(Window(slot: slot, chunk: Array(tokens.prefix(prefillChunk)), state: state,
-                                      isLast: tokens.count <= prefillChunk))
-            }
-        }
-        runWindows(windows)
-        for start in stride(from: 0, to: decodes.count, by: Model.maxBatch) {
-            let batch = decodes[start ..< min(start + Model.maxBatch, decodes.count)]
-            let started = ContinuousClock.now
-            let logits = textModel.model.forward(batch: batch.map(\.token), states: batch.map(\.state))
-            for (entry, logits) in zip(batch, logits) {
-                deliver(entry.slot.generator.complete(logits: logits, started: started), for: entry.slot)
-            }
-        }
-    }
-
-    /// This turn's part of a generation's window pass.
-    private struct Window {
-        let slot: Slot
-        let chunk: [Int]
-        let state: RunState
-        /// The chunk ends the pass: its logits give the next token.
-        let isLast: Bool
-    }
-
-    /// Most rows of one multi-sequence window pass (bounds its scratch memory).
-    private static let maxWindowRows = 1024
-
-    /// Runs this turn's window chunks. Those longer than `Model.fewTokens`
-    /// run together, as one multi-sequence pass per `maxWindowRows`: each
-    /// weight matrix is read once for all of them. Their products then round
-    /// as sgemm rounds a taller matrix, so a chunk's logits may differ from its
-    /// pass alone in the last bits (as chunking itself may). Shorter chunks
-    /// run alone on the few-token kernels, the fastest at their size.
-    private func runWindows(_ windows: [Window]) {
-        let model = textModel.model
-        var group: [Window] = []
-        func runGroup() {
-            guard !group.isEmpty else { return }
-            let started = ContinuousClock.now
-            let logits = model.forward(segments: group.map { ($0.chunk, $0.state) })
-            for (window, logits) in zip(group, logits) where window.isLast {
-                deliver(window.slot.generator.complete(logits: logits, started: started), for: window.slot)
-            }
-            group = []
-        }
-        for window in windows {
-            if window.chunk.count <= Model.fewTokens {
-                let started = ContinuousClock.now
-                let logits = model.forward(window.chunk, state: window.state)
-                if window.isLast { deliver(window.slot.generator.complete(logits: logits, started: started), for: window.slot) }
+            case .over:
+                deliver(nil, for: slot)
                 continue
+            case .scoring:
+                deliver(slot.generator.next(), for: slot)  // scores, then the first pass whole
+                continue
+            case .decode(let token, let state): segment = Segment(slot: slot, tokens: [token], state: state, last: true)
+            case .window(let chunk, let state, let last): segment = Segment(slot: slot, tokens: Array(chunk), state: state, last: last)
             }
-            if group.reduce(0, { $0 + $1.chunk.count }) + window.chunk.count > Self.maxWindowRows { runGroup() }
-            group.append(window)
+            if rows + segment.tokens.count > Self.maxPassRows {
+                run(pass)
+                (pass, rows) = ([], 0)
+            }
+            pass.append(segment)
+            rows += segment.tokens.count
         }
-        runGroup()
+        run(pass)
+    }
+
+    /// A generation's part of a turn's pass: a decode step, or a chunk of a window pass.
+    private struct Segment {
+        let slot: Slot
+        let tokens: [Int]
+        let state: RunState
+        /// Its logits give the next token (a decode step, or a window pass's last chunk).
+        let last: Bool
+    }
+
+    /// Most rows of one pass (bounds its scratch memory): 16 chunks.
+    private static let maxPassRows = 16 * TokenGenerator.windowChunk
+
+    private func run(_ pass: [Segment]) {
+        guard !pass.isEmpty else { return }
+        let started = ContinuousClock.now
+        let logits = textModel.model.forward(segments: pass.map { ($0.tokens, $0.state, $0.last) })
+        for (segment, logits) in zip(pass, logits) {
+            if let logits { deliver(segment.slot.generator.complete(logits: logits, started: started), for: segment.slot) }
+        }
     }
 
     /// Sends a generated token to its job, or ends the job when there is none.

@@ -62,10 +62,6 @@ public struct ServerConfig: Codable, Sendable, Equatable {
     public var maxActive = 4
     /// Requests waiting for a generation slot; beyond it, 503.
     public var maxQueued = 16
-    /// Tokens of a prompt's pass run at a time: a long prompt's pass is cut in
-    /// chunks this long, interleaved with the running generations' tokens,
-    /// so that their streams do not stop for the whole prompt.
-    public var prefillChunkTokens = 64
     /// Cap on a request's num_tokens.
     public var maxNumTokens = 1024
     /// Cap on a request's delay_ms, so that a valid request cannot hold a slot for hours.
@@ -124,7 +120,7 @@ public struct ServerConfig: Codable, Sendable, Equatable {
         case host, port, checkpoint, tokenizer
         case maxActive = "max_active", maxQueued = "max_queued", maxNumTokens = "max_num_tokens"
         case maxDelayMs = "max_delay_ms", maxRequestSeconds = "max_request_seconds"
-        case maxChoices = "max_choices", prefillChunkTokens = "prefill_chunk_tokens"
+        case maxChoices = "max_choices"
         case maxBodyBytes = "max_body_bytes", maxConnections = "max_connections"
         case maxConnectionsPerIp = "max_connections_per_ip", connectionTimeoutSeconds = "connection_timeout_seconds"
         case connectionMemoryBytes = "connection_memory_bytes", drainTimeoutSeconds = "drain_timeout_seconds"

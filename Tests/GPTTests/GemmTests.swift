@@ -22,7 +22,7 @@ import Testing
                 plain[i * N + j] = Float(0.5 * sum + 2 * Double(c[i * N + j]))
             }
         }
-        #expect(Tiling(M: M, N: N, K: K).count > 4, "the shape must make several tiles")
+        #expect(Tiling(segments: [0..<M], N: N, K: K).count > 4, "the shape must make several tiles")
         var results: [[Float]] = []
         for threads in [1, 2, 3] {
             var fast = c
@@ -34,21 +34,54 @@ import Testing
         #expect(results[1] == results[0] && results[2] == results[0])
     }
 
-    /// Tiles cover the output exactly once, for products small and large.
+    /// Tiles cover the output exactly once, for products small and large, and
+    /// never straddle two segments of rows.
     @Test(arguments: [(1, 1, 1), (17, 5, 3), (300, 64, 4_000), (512, 50_257, 768), (2_304, 768, 2_048)])
     func tilesCoverTheOutputOnce(M: Int, N: Int, K: Int) {
-        let tiling = Tiling(M: M, N: N, K: K)
-        var covered = 0
-        var rowStarts = Set<Int>(), columnStarts = Set<Int>()
-        for k in 0..<tiling.count {
-            let (rows, columns) = tiling.tile(k)
-            #expect(!rows.isEmpty && !columns.isEmpty && rows.upperBound <= M && columns.upperBound <= N)
-            covered += rows.count * columns.count
-            rowStarts.insert(rows.lowerBound)
-            columnStarts.insert(columns.lowerBound)
+        for segments in [[0..<M], [0..<M / 3, M / 3..<M / 3 + 1, M / 3 + 1..<M]] {
+            let tiling = Tiling(segments: segments, N: N, K: K)
+            var covered = 0
+            for (rows, columns) in tiling.tiles {
+                #expect(!rows.isEmpty && !columns.isEmpty && rows.upperBound <= M && columns.upperBound <= N)
+                #expect(columns.count <= tiling.columnsPerTile)
+                #expect(segments.contains { $0.contains(rows.lowerBound) && $0.contains(rows.upperBound - 1) })
+                covered += rows.count * columns.count
+            }
+            #expect(covered == M * N)
+            #expect(tiling.count < 1 << 16)
         }
-        #expect(covered == M * N)
-        #expect(rowStarts.count * columnStarts.count == tiling.count)
-        #expect(tiling.count < 1 << 16)
+    }
+
+    /// Each segment of a product's rows gets the bits of its own product
+    /// alone, in any company, with f32 weights and widened ones (a
+    /// multi-sequence pass relies on it; OpenBLAS alone rounds a row by its
+    /// place in the call).
+    @Test func segmentsGetTheBitsOfTheirProductAlone() {
+        let (N, K) = (96, 200)
+        let lengths = [40, 1, 17, 29, 12, 70]
+        let M = lengths.reduce(0, +)
+        var random = Xoshiro256StarStar(seed: 5)
+        func values(_ count: Int) -> [Float] { (0..<count).map { _ in Float(random.next() % 2001) / 1000 - 1 } }
+        let a = values(M * K), w = values(N * K)
+        var segments: [Range<Int>] = []
+        for length in lengths { segments.append((segments.last?.upperBound ?? 0) ..< (segments.last?.upperBound ?? 0) + length) }
+        let pool = WorkerPool(threads: 2)
+        let halves = w.map(Float16.init)
+        halves.withUnsafeBytes { raw in
+            let widened = StoredTensor(type: .f16, data: raw.baseAddress!)
+            var together = [Float](repeating: 0, count: M * N), togetherWidened = together
+            pool.sgemm(transposeB: true, M: M, N: N, K: K, a, lda: K, w, ldb: K, &together, ldc: N, segments: segments)
+            pool.sgemm(M: M, N: N, K: K, a, widening: widened, &togetherWidened, segments: segments)
+            for segment in segments {
+                let rows = Array(a[segment.lowerBound * K ..< segment.upperBound * K])
+                var alone = [Float](repeating: 0, count: segment.count * N), aloneWidened = alone
+                pool.sgemm(transposeB: true, M: segment.count, N: N, K: K, rows, lda: K, w, ldb: K, &alone, ldc: N)
+                pool.sgemm(M: segment.count, N: N, K: K, rows, widening: widened, &aloneWidened)
+                let part = segment.lowerBound * N ..< segment.upperBound * N
+                let (same, sameWidened) = (Array(together[part]) == alone, Array(togetherWidened[part]) == aloneWidened)
+                #expect(same, "segment \(segment)")
+                #expect(sameWidened, "segment \(segment), f16 weights")
+            }
+        }
     }
 }

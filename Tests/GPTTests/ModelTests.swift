@@ -128,9 +128,9 @@ import Testing
     }
 }
 
-/// Window passes of several sequences run as one multi-sequence pass: each
-/// segment attends only to its own sequence and gets its logits alone, up to
-/// sgemm's rounding in long passes and bit for bit in short ones.
+/// Decode steps, prompt chunks and whole windows of several sequences share
+/// one pass: each segment attends only to its own sequence and gets, bit for
+/// bit, the logits and cache of its pass alone.
 @Suite struct MultiSequencePassTests {
     static let model: Model = {
         let config = GPTConfig(maxT: 128, vocabularySize: 300, layers: 2, heads: 4, channels: 64)
@@ -141,11 +141,11 @@ import Testing
         return Model(checkpoint: try! Checkpoint(path: path))
     }()
 
+    static func tokens(_ count: Int, seed: Int) -> [Int] { (0..<count).map { ($0 * 97 + seed * 31 + 7) % 300 } }
+
     /// Runs `chunks` after `earlier` tokens (per sequence) alone and as one
-    /// pass; returns both sets of last logits, and both sets of next-step logits
-    /// (which read the caches the passes wrote).
-    static func run(_ chunks: [[Int]], after earlier: [[Int]]) -> (single: [[Float]], segmented: [[Float]],
-                                                                  nextSingle: [[Float]], nextSegmented: [[Float]]) {
+    /// pass, then one more token on each cache; true when every logit is the same.
+    static func sameAsAlone(_ chunks: [[Int]], after earlier: [[Int]]) -> Bool {
         func states() -> [RunState] {
             earlier.map { tokens in
                 let state = model.makeState()
@@ -155,26 +155,34 @@ import Testing
         }
         let (alone, together) = (states(), states())
         let single = zip(chunks, alone).map { model.forward($0, state: $1) }
-        let segmented = model.forward(segments: Array(zip(chunks, together)))
-        #expect(together.map(\.length) == alone.map(\.length))
-        return (single, segmented, alone.map { model.forward([5], state: $0) }, together.map { model.forward([5], state: $0) })
+        let segmented = model.forward(segments: zip(chunks, together).map { ($0, $1, true) }).map { $0! }
+        let next = (alone.map { model.forward([5], state: $0) }, together.map { model.forward([5], state: $0) })
+        return together.map(\.length) == alone.map(\.length) && segmented == single && next.0 == next.1
     }
 
-    static func tokens(_ count: Int, seed: Int) -> [Int] { (0..<count).map { ($0 * 97 + seed * 31 + 7) % 300 } }
-
-    @Test func longSegmentsMatchSingleSequencePasses() {
-        // Lengths above the few-token limit; one sequence part-way (a chunked prompt's second chunk).
+    @Test func longSegmentsGetTheirBitsAlone() {
+        // Lengths above the few-token limit; one sequence part-way (a prompt's second chunk).
         let chunks = [Self.tokens(17, seed: 1), Self.tokens(32, seed: 2), Self.tokens(45, seed: 3)]
-        let run = Self.run(chunks, after: [[], [], Self.tokens(20, seed: 4)])
-        for (single, segmented) in zip(run.single + run.nextSingle, run.segmented + run.nextSegmented) {
-            #expect(Fixtures.relativeError(segmented, single.map(Double.init)) < 1e-4)
-        }
+        #expect(Self.sameAsAlone(chunks, after: [[], [], Self.tokens(20, seed: 4)]))
     }
 
-    @Test func shortPassesMatchBitForBit() {
+    @Test func shortSegmentsGetTheirBitsAlone() {
         let chunks = [Self.tokens(3, seed: 5), Self.tokens(5, seed: 6), Self.tokens(8, seed: 7)]
-        let run = Self.run(chunks, after: [Self.tokens(4, seed: 8), [], Self.tokens(30, seed: 9)])
-        let identical = run.segmented == run.single && run.nextSegmented == run.nextSingle  // a Bool: no logit dump
-        #expect(identical)
+        #expect(Self.sameAsAlone(chunks, after: [Self.tokens(4, seed: 8), [], Self.tokens(30, seed: 9)]))
+    }
+
+    /// What a server turn holds: decode steps beside a long prompt chunk and a short one.
+    @Test func decodeStepsBesideChunksGetTheirBitsAlone() {
+        let chunks = [[7], Self.tokens(40, seed: 10), [9], Self.tokens(6, seed: 11), [11]]
+        let earlier = [Self.tokens(12, seed: 12), [], Self.tokens(50, seed: 13), Self.tokens(64, seed: 14), [3]]
+        #expect(Self.sameAsAlone(chunks, after: earlier))
+    }
+
+    /// Segments that ask for no logits get none, and the others' are unchanged.
+    @Test func onlyTheSegmentsThatAskGetLogits() {
+        let (a, b) = (Self.model.makeState(), Self.model.makeState())
+        let logits = Self.model.forward(segments: [(Self.tokens(20, seed: 15), a, false), ([4], b, true)])
+        #expect(logits[0] == nil && logits[1] == Self.model.forward([4], state: Self.model.makeState()))
+        #expect(a.length == 20 && b.length == 1)
     }
 }

@@ -19,7 +19,7 @@ import Testing
 
     static func scheduler(maxRequest: Duration = .seconds(60), writeTimeout: Duration = .seconds(60)) -> GenerationScheduler {
         GenerationScheduler(textModel: textModel, maxActive: 2, maxQueued: 2, maxRequestDuration: maxRequest,
-                            writeTimeout: writeTimeout, prefillChunk: 64, logger: Logger(label: "test"))
+                            writeTimeout: writeTimeout, logger: Logger(label: "test"))
     }
 
     static func job(tokens: Int, delay: Int = 0, stream: Bool) -> Job {
@@ -116,7 +116,7 @@ import Testing
 
     static func scheduler() -> GenerationScheduler {
         GenerationScheduler(textModel: textModel, maxActive: 4, maxQueued: 4, maxRequestDuration: .seconds(600),
-                            writeTimeout: .seconds(600), prefillChunk: chunk, logger: Logger(label: "test"))
+                            writeTimeout: .seconds(600), logger: Logger(label: "test"))
     }
 
     static func job(prompt: [Int], tokens: Int, stream: Bool) -> Job {
@@ -156,22 +156,32 @@ import Testing
         scheduler.stop()
     }
 
-    /// A long prompt's tokens (greedy) are the same alone, beside a running
-    /// stream, and prefilled together with another long prompt (one
-    /// multi-sequence pass per chunk).
+    /// A long prompt's tokens and their log-probabilities are, bit for bit,
+    /// those the generation loop gives alone (as the `generate` CLI runs it),
+    /// whether it runs beside a stream or prefilled together with another
+    /// long prompt (one multi-sequence pass per chunk). Sampled, so that any
+    /// change in the logits would show.
     @Test func aLongPromptGetsTheTokensItGetsAlone() async throws {
-        let scheduler = Self.scheduler()
-        let alone = Self.job(prompt: Self.longPrompt, tokens: 8, stream: false)
-        try scheduler.submit(alone)
-        let expected = await alone.result().tokens.map(\.id)
+        var settings = Self.job(prompt: Self.longPrompt, tokens: 8, stream: false).request.settings
+        settings.topK = 0
+        settings.logprobs = 2
+        let solo = try TokenGenerator(model: Self.textModel.model, tokenizer: nil, promptTokens: Self.longPrompt,
+                                      settings: settings)
+        let expected = Array(solo).map(\.logprob)  // the token, its log-probability and two alternatives
         #expect(expected.count == 8)
 
+        let scheduler = Self.scheduler()
         let running = Self.job(prompt: [1, 2, 3], tokens: 100_000, stream: false)
         try scheduler.submit(running)
-        let pair = [Self.job(prompt: Self.longPrompt, tokens: 8, stream: false),
-                    Self.job(prompt: Self.longPrompt, tokens: 8, stream: false)]
+        let pair = (0..<2).map { _ in
+            Job(request: GenerateRequest(prompt: .text(""), settings: settings, stream: false, delayMilliseconds: 0),
+                promptTokens: Self.longPrompt)
+        }
         for job in pair { try scheduler.submit(job) }
-        for job in pair { #expect(await job.result().tokens.map(\.id) == expected) }
+        for job in pair {
+            let got = await job.result().tokens.map(\.logprob)
+            #expect(got == expected)
+        }
         running.cancellation.cancel()
         #expect(scheduler.waitUntilIdle(timeout: 60))
         scheduler.stop()

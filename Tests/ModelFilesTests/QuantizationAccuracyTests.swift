@@ -31,8 +31,9 @@ import Testing
     /// Greedy continuations of `prompts`, decoded in batches.
     static func greedy(_ model: Model, prompts: [[Int]], count: Int) -> [[Int]] {
         var results: [[Int]] = []
-        for start in stride(from: 0, to: prompts.count, by: Model.maxBatch) {
-            let batch = Array(prompts[start..<min(start + Model.maxBatch, prompts.count)])
+        let batchSize = 16
+        for start in stride(from: 0, to: prompts.count, by: batchSize) {
+            let batch = Array(prompts[start..<min(start + batchSize, prompts.count)])
             let states = batch.map { model.makeState(capacity: $0.count + count) }
             var next = zip(batch, states).map { prompt, state in argmax(model.forward(prompt, state: state)) }
             var outputs = next.map { [$0] }

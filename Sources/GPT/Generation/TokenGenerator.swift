@@ -144,10 +144,18 @@ public final class TokenGenerator: IteratorProtocol, Sequence {
             promptScores = Scoring.score(promptTokens, model: model, window: settings.maxSeqLen,
                                          alternatives: settings.logprobs ?? 0)
             return next()
-        case .window(let tokens, let state):
-            return complete(logits: model.forward(Array(tokens), state: state), started: started)
+        case .window(let chunk, let state, let last):
+            let logits = model.forward(segments: [(Array(chunk), state, last)])[0]
+            return last ? complete(logits: logits!, started: started) : next()
         }
     }
+
+    /// A pass over a whole window (a prompt, or a window that slid) runs in
+    /// chunks of this many tokens, here and in the server alike, so a
+    /// generation's tokens do not depend on who runs it. The server runs one
+    /// chunk per turn, between the other generations' tokens, so a long
+    /// prompt slows the running streams down rather than stopping them.
+    public static let windowChunk = 64
 
     /// What the next token needs from the model.
     package enum Step {
@@ -155,13 +163,11 @@ public final class TokenGenerator: IteratorProtocol, Sequence {
         case over
         /// One token on the KV cache: batchable with other generations' (`Model.forward(batch:states:)`).
         case decode(token: Int, state: RunState)
-        /// The rest of a pass over the whole window (the first, or after it
-        /// slid: positions shifted, so it is recomputed whole), continuing at
-        /// `state.length`. A caller may run only a first part of `tokens` on
-        /// `state` (`Model.forward`) and come back for the rest: chunks of a
-        /// pass give the same logits as one pass, up to float rounding. The
-        /// last part's logits go to `complete(logits:started:)`.
-        case window(tokens: ArraySlice<Int>, state: RunState)
+        /// The next chunk (`windowChunk` tokens at most) of a pass over the
+        /// whole window (the first, or after it slid: positions shifted, so it
+        /// is recomputed whole), to run on `state` (`Model.forward(segments:)`).
+        /// The `last` chunk's logits go to `complete(logits:started:)`.
+        case window(chunk: ArraySlice<Int>, state: RunState, last: Bool)
         /// The prompt's tokens must be scored first (`settings.scorePrompt`): leave it to `next()`.
         case scoring
     }
@@ -181,7 +187,8 @@ public final class TokenGenerator: IteratorProtocol, Sequence {
             return .over
         }
         if let window {
-            return .window(tokens: window[state.length...], state: state)
+            return .window(chunk: window[state.length...].prefix(Self.windowChunk), state: state,
+                           last: window.count - state.length <= Self.windowChunk)
         }
         // Until the window slides, the cache holds every earlier position.
         if state.length > 0 && state.length < settings.maxSeqLen {
@@ -190,7 +197,7 @@ public final class TokenGenerator: IteratorProtocol, Sequence {
         state.reset()
         window = Array(context.suffix(settings.maxSeqLen))
         windowStarted = .now
-        return .window(tokens: window![...], state: state)
+        return nextStep()
     }
 
     /// Samples the next token from `logits` (the model's output for the step

@@ -65,53 +65,65 @@ public final class Model: Sendable {
             Kernels.add(row, s.projected, count: C)
         }
 
+        // Runs of rows of one sequence: each is computed as it would be alone
+        // (its own product tiles, its own attention), so a sequence gets the
+        // same bits whatever else shares the pass.
+        let segments = Self.segments(states: states, positions: positions)
+        let shortRows = segments.filter { $0.count <= Self.fewTokens }.flatMap { $0 }
         for l in 0..<config.layers {
             // x += attproj(attention(LN1(x)))
             Kernels.layerNorm(s.normed, s.x, w.layer(l, .ln1w), w.layer(l, .ln1b), T: T, C: C)
-            linear(s.qkv, s.normed, w.stored(.qkvw, layer: l), w.layer(l, .qkvb), T: T, IC: C, OC: 3 * C, scratch: s)
+            linear(s.qkv, s.normed, w.stored(.qkvw, layer: l), w.layer(l, .qkvb), IC: C, OC: 3 * C, segments: segments,
+                   scratch: s)
             for t in 0..<T {
                 (states[t].keys(layer: l) + positions[t] * C).update(from: s.qkv + t * 3 * C + C, count: C)
                 (states[t].values(layer: l) + positions[t] * C).update(from: s.qkv + t * 3 * C + 2 * C, count: C)
             }
-            if T <= Self.fewTokens {
-                // One chunk per (row, head), each with scores of its own.
-                pool.forEachChunk(T * NH) { k in
-                    let (t, h) = k.quotientAndRemainder(dividingBy: NH)
-                    Kernels.attendOneToken(s.attended + t * C, query: s.qkv + t * 3 * C,
-                                           keys: states[t].keys(layer: l), values: states[t].values(layer: l),
-                                           scores: s.scores + k * visible, N: positions[t] + 1, C: C, NH: NH, head: h)
-                }
-            } else {
-                // Long passes hold segments: runs of rows of one sequence at consecutive positions.
-                for rows in Self.segments(states: states, positions: positions) {
-                    let a = rows.lowerBound
-                    Kernels.attention(s.attended + a * C, s.qkv + a * 3 * C, keys: states[a].keys(layer: l),
-                                      values: states[a].values(layer: l), scores: s.scores, start: positions[a],
-                                      T: rows.count, C: C, NH: NH, pool: pool)
-                }
+            // Rows of short segments: one chunk per (row, head), each with scores of its own.
+            pool.forEachChunk(shortRows.count * NH) { k in
+                let (i, h) = k.quotientAndRemainder(dividingBy: NH)
+                let t = shortRows[i]
+                Kernels.attendOneToken(s.attended + t * C, query: s.qkv + t * 3 * C,
+                                       keys: states[t].keys(layer: l), values: states[t].values(layer: l),
+                                       scores: s.scores + k * visible, N: positions[t] + 1, C: C, NH: NH, head: h)
             }
-            linear(s.projected, s.attended, w.stored(.attprojw, layer: l), w.layer(l, .attprojb), T: T, IC: C, OC: C,
-                   scratch: s)
+            for rows in segments where rows.count > Self.fewTokens {
+                let a = rows.lowerBound
+                Kernels.attention(s.attended + a * C, s.qkv + a * 3 * C, keys: states[a].keys(layer: l),
+                                  values: states[a].values(layer: l), scores: s.scores, start: positions[a],
+                                  T: rows.count, C: C, NH: NH, pool: pool)
+            }
+            linear(s.projected, s.attended, w.stored(.attprojw, layer: l), w.layer(l, .attprojb), IC: C, OC: C,
+                   segments: segments, scratch: s)
             Kernels.add(s.x, s.projected, count: T * C)
             // x += fcproj(gelu(fc(LN2(x))))
             Kernels.layerNorm(s.normed, s.x, w.layer(l, .ln2w), w.layer(l, .ln2b), T: T, C: C)
-            linear(s.hidden, s.normed, w.stored(.fcw, layer: l), w.layer(l, .fcb), T: T, IC: C, OC: 4 * C, scratch: s)
+            linear(s.hidden, s.normed, w.stored(.fcw, layer: l), w.layer(l, .fcb), IC: C, OC: 4 * C, segments: segments,
+                   scratch: s)
             // Row by row, so that a row's vector lanes and scalar tail fall alike
             // whether it runs alone or among others.
             for t in 0..<T { Kernels.gelu(s.hidden + t * 4 * C, count: 4 * C) }
-            linear(s.projected, s.hidden, w.stored(.fcprojw, layer: l), w.layer(l, .fcprojb), T: T, IC: 4 * C, OC: C,
-                   scratch: s)
+            linear(s.projected, s.hidden, w.stored(.fcprojw, layer: l), w.layer(l, .fcprojb), IC: 4 * C, OC: C,
+                   segments: segments, scratch: s)
             Kernels.add(s.x, s.projected, count: T * C)
         }
 
-        // Only the rows whose logits are wanted go through LN_f and the (V, C) product.
-        let rows = logitRows.count
-        for (i, r) in logitRows.enumerated() where i != r {
-            (s.x + i * C).update(from: s.x + r * C, count: C)  // gather them first (in place: i < r, rows ascending)
+        // Only the rows whose logits are wanted go through LN_f and the (V, C)
+        // product, gathered in order (in place: i <= r, rows ascending), in
+        // segments as they came: a segment's last row alone, or a whole one.
+        var logitSegments: [Range<Int>] = []
+        for (i, r) in logitRows.enumerated() {
+            (s.x + i * C).update(from: s.x + r * C, count: C)
+            if i > 0, r == logitRows[i - 1] + 1, segments.contains(where: { $0.contains(r) && $0.contains(r - 1) }) {
+                logitSegments[logitSegments.count - 1] = logitSegments[logitSegments.count - 1].lowerBound ..< i + 1
+            } else {
+                logitSegments.append(i ..< i + 1)
+            }
         }
+        let rows = logitRows.count
         Kernels.layerNorm(s.normed, s.x, w[.lnfw], w[.lnfb], T: rows, C: C)
         return [Float](unsafeUninitializedCapacity: rows * V) { logits, count in
-            linear(logits.baseAddress!, s.normed, w.stored(.wte), nil, T: rows, IC: C, OC: V, scratch: s)
+            linear(logits.baseAddress!, s.normed, w.stored(.wte), nil, IC: C, OC: V, segments: logitSegments, scratch: s)
             count = rows * V
         }
     }
@@ -123,34 +135,54 @@ public final class Model: Sendable {
     public static let fewTokens = 16
 
     /// out (T, OC) = inp (T, IC) · weight (OC, IC)ᵀ + bias, on the worker pool,
-    /// with the weights in their stored type: OpenBLAS's sgemm tiles for many
-    /// tokens (compute-bound; other types are widened tile by tile), CKernels'
-    /// row products for a few (bound by reading the weights, so they read
-    /// them as stored: half the bytes for 16-bit types, about a quarter for q8_0).
+    /// with the weights in their stored type, for rows in `segments`: rows of
+    /// long segments through OpenBLAS's sgemm tiles (compute-bound; other
+    /// types are widened tile by tile), each segment tiled alone; rows of
+    /// short ones (`fewTokens` or fewer: decode steps, short prompts) through
+    /// CKernels' row products, bound by reading the weights, so they read them
+    /// as stored (half the bytes for 16-bit types, about a quarter for q8_0),
+    /// and give a row the same bits whatever the other rows are.
     private func linear(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
-                        _ weight: StoredTensor, _ bias: UnsafePointer<Float>?, T: Int, IC: Int, OC: Int,
-                        scratch: RunState.Scratch) {
-        guard T <= Self.fewTokens else {
-            if weight.type == .f32 {
-                Kernels.matmul(out, inp, weight.data.assumingMemoryBound(to: Float.self), bias, T: T, IC: IC, OC: OC, pool: pool)
+                        _ weight: StoredTensor, _ bias: UnsafePointer<Float>?, IC: Int, OC: Int,
+                        segments: [Range<Int>], scratch: RunState.Scratch) {
+        // Runs of consecutive short segments, each one call of the row kernels.
+        var runs: [Range<Int>] = []
+        for segment in segments where segment.count <= Self.fewTokens {
+            if let last = runs.last, last.upperBound == segment.lowerBound {
+                runs[runs.count - 1] = last.lowerBound ..< segment.upperBound
             } else {
-                if let bias {
-                    for t in 0..<T { (out + t * OC).update(from: bias, count: OC) }
-                }
-                pool.sgemm(M: T, N: OC, K: IC, inp, widening: weight, beta: bias == nil ? 0 : 1, out)
+                runs.append(segment)
             }
-            return
         }
-        var input = UnsafeRawPointer(inp)
-        if weight.type.quantizesActivations {
-            gpt_quantize_activations(inp, scratch.quantized, Int32(T), Int32(IC))
-            input = UnsafeRawPointer(scratch.quantized)
+        let rowBytes = gpt_quantized_activation_bytes(Int32(IC))
+        for run in runs {
+            let (T, first) = (run.count, run.lowerBound)
+            var input = UnsafeRawPointer(inp + first * IC)
+            if weight.type.quantizesActivations {
+                let quantized = scratch.quantized + first * rowBytes
+                gpt_quantize_activations(inp + first * IC, quantized, Int32(T), Int32(IC))
+                input = UnsafeRawPointer(quantized)
+            }
+            // Chunks of about 32K multiply-adds: a few microseconds each, enough to
+            // make a claim's cost negligible and to balance two threads.
+            pool.forEachRange(OC, grain: max(4, (1 << 15) / (IC * T))) { rows in
+                gpt_matmul_rows(weight.type.kernelType, out + first * OC, input, weight.data, bias, Int32(T), Int32(IC),
+                                Int32(OC), Int32(rows.lowerBound), Int32(rows.upperBound))
+            }
         }
-        // Chunks of about 32K multiply-adds: a few microseconds each, enough to
-        // make a claim's cost negligible and to balance two threads.
-        pool.forEachRange(OC, grain: max(4, (1 << 15) / (IC * T))) { rows in
-            gpt_matmul_rows(weight.type.kernelType, out, input, weight.data, bias, Int32(T), Int32(IC), Int32(OC),
-                            Int32(rows.lowerBound), Int32(rows.upperBound))
+
+        let long = segments.filter { $0.count > Self.fewTokens }
+        guard let last = long.last else { return }
+        if let bias {
+            for segment in long { for t in segment { (out + t * OC).update(from: bias, count: OC) } }
+        }
+        let beta: Float = bias == nil ? 0 : 1
+        let M = last.upperBound  // rows past M are not touched
+        if weight.type == .f32 {
+            pool.sgemm(transposeB: true, M: M, N: OC, K: IC, inp, lda: IC, weight.data.assumingMemoryBound(to: Float.self),
+                       ldb: IC, beta: beta, out, ldc: OC, segments: long)
+        } else {
+            pool.sgemm(M: M, N: OC, K: IC, inp, widening: weight, beta: beta, out, segments: long)
         }
     }
 

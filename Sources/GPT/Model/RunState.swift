@@ -55,8 +55,8 @@ public final class RunState {
         let attended: UnsafeMutablePointer<Float>  // (T, C) attention output before projection
         let projected: UnsafeMutablePointer<Float> // (T, C) output of a projection, added to x
         let hidden: UnsafeMutablePointer<Float>  // (T, 4C) MLP hidden layer
-        // Attention weights over `keys` positions: of each (token, head) pair
-        // in a short pass; of one block of queries per worker in a long one.
+        // Attention weights over `keys` positions: of each (row, head) pair of
+        // short segments; of one block of queries per worker for long ones.
         let scores: UnsafeMutablePointer<Float>
         /// The input of a product with q8_0 or q4_0 weights, rounded to 16-bit integers per block of 32: (T, 4C / 32) blocks.
         let quantized: UnsafeMutableRawPointer
@@ -71,7 +71,8 @@ public final class RunState {
             attended = .allocate(capacity: T * C)
             projected = .allocate(capacity: T * C)
             hidden = .allocate(capacity: T * 4 * C)
-            let rows = T <= Model.fewTokens ? T * config.heads : workers * Kernels.attentionRows
+            // Room for both kinds of rows, as a pass may hold both (and a scratch serves later, shorter passes).
+            let rows = max(min(T, Model.fewTokens) * config.heads, workers * Kernels.attentionRows)
             scores = .allocate(capacity: rows * keys)
             quantized = .allocate(byteCount: T * max(1, gpt_quantized_activation_bytes(Int32(4 * C))), alignment: 64)
         }
