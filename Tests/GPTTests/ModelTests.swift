@@ -171,6 +171,12 @@ import Testing
         #expect(Self.sameAsAlone(chunks, after: [Self.tokens(4, seed: 8), [], Self.tokens(30, seed: 9)]))
     }
 
+    /// Short segments of more rows in all than one short pass holds.
+    @Test func manyShortSegmentsGetTheirBitsAlone() {
+        let chunks = (0..<5).map { Self.tokens(12, seed: 20 + $0) }
+        #expect(Self.sameAsAlone(chunks, after: [[], Self.tokens(9, seed: 30), [], [], Self.tokens(70, seed: 31)]))
+    }
+
     /// What a server turn holds: decode steps beside a long prompt chunk and a short one.
     @Test func decodeStepsBesideChunksGetTheirBitsAlone() {
         let chunks = [[7], Self.tokens(40, seed: 10), [9], Self.tokens(6, seed: 11), [11]]

@@ -155,7 +155,7 @@ public final class TokenGenerator: IteratorProtocol, Sequence {
     /// generation's tokens do not depend on who runs it. The server runs one
     /// chunk per turn, between the other generations' tokens, so a long
     /// prompt slows the running streams down rather than stopping them.
-    public static let windowChunk = 64
+    public static let windowChunk = 48
 
     /// What the next token needs from the model.
     package enum Step {

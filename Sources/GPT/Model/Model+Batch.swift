@@ -36,7 +36,9 @@ extension Model {
             positions += Array(start ..< start + segment.tokens.count)
             if segment.logits { logitRows.append(tokens.count - 1) }
         }
-        let scratch = RunState.Scratch(config: config, tokens: tokens.count, keys: positions.max()! + 1, workers: pool.threads)
+        let shortRows = segments.map(\.tokens.count).filter { $0 <= Self.fewTokens }.reduce(0, +)
+        let scratch = RunState.Scratch(config: config, tokens: tokens.count, shortRows: shortRows, keys: positions.max()! + 1,
+                                       workers: pool.threads)
         let logits = pass(tokens, states: states, positions: positions, scratch: scratch, logitRows: logitRows)
         for segment in segments { segment.state.length += segment.tokens.count }
         var next = 0

@@ -70,6 +70,7 @@ public final class Model: Sendable {
         // same bits whatever else shares the pass.
         let segments = Self.segments(states: states, positions: positions)
         let shortRows = segments.filter { $0.count <= Self.fewTokens }.flatMap { $0 }
+        precondition(T <= s.tokens && shortRows.count <= s.shortRows && visible <= s.keys, "the scratch is too small for the pass")
         for l in 0..<config.layers {
             // x += attproj(attention(LN1(x)))
             Kernels.layerNorm(s.normed, s.x, w.layer(l, .ln1w), w.layer(l, .ln1b), T: T, C: C)
@@ -113,7 +114,7 @@ public final class Model: Sendable {
         // segments as they came: a segment's last row alone, or a whole one.
         var logitSegments: [Range<Int>] = []
         for (i, r) in logitRows.enumerated() {
-            (s.x + i * C).update(from: s.x + r * C, count: C)
+            if i != r { (s.x + i * C).update(from: s.x + r * C, count: C) }
             if i > 0, r == logitRows[i - 1] + 1, segments.contains(where: { $0.contains(r) && $0.contains(r - 1) }) {
                 logitSegments[logitSegments.count - 1] = logitSegments[logitSegments.count - 1].lowerBound ..< i + 1
             } else {

@@ -22,7 +22,7 @@ public final class RunState {
         let cacheSize = config.layers * capacity * config.channels
         keys = .allocate(capacity: cacheSize)
         values = .allocate(capacity: cacheSize)
-        scratch = Scratch(config: config, tokens: 1, keys: capacity, workers: 1)
+        scratch = Scratch(config: config, tokens: 1, shortRows: 1, keys: capacity, workers: 1)
     }
 
     deinit {
@@ -39,15 +39,20 @@ public final class RunState {
 
     /// Scratch for a pass of T tokens on a pool of `workers` threads.
     func scratch(tokens T: Int, workers: Int) -> Scratch {
-        if scratch.tokens < T || scratch.workers < workers {
-            scratch = Scratch(config: config, tokens: T, keys: capacity, workers: workers)
+        let shortRows = T <= Model.fewTokens ? T : 0
+        if scratch.tokens < T || scratch.shortRows < shortRows || scratch.workers < workers {
+            scratch = Scratch(config: config, tokens: max(T, scratch.tokens), shortRows: max(shortRows, scratch.shortRows),
+                              keys: capacity, workers: workers)
         }
         return scratch
     }
 
-    /// Activations of one pass of up to `tokens` tokens.
+    /// Activations of one pass of up to `tokens` tokens, of which up to
+    /// `shortRows` in short segments, attending to up to `keys` positions.
     final class Scratch {
         let tokens: Int
+        let shortRows: Int
+        let keys: Int
         let workers: Int
         let x: UnsafeMutablePointer<Float>       // (T, C) residual stream
         let normed: UnsafeMutablePointer<Float>  // (T, C) LayerNorm output
@@ -61,9 +66,11 @@ public final class RunState {
         /// The input of a product with q8_0 or q4_0 weights, rounded to 16-bit integers per block of 32: (T, 4C / 32) blocks.
         let quantized: UnsafeMutableRawPointer
 
-        init(config: GPTConfig, tokens T: Int, keys: Int, workers: Int) {
+        init(config: GPTConfig, tokens T: Int, shortRows: Int, keys: Int, workers: Int) {
             let C = config.channels
             tokens = T
+            self.shortRows = shortRows
+            self.keys = keys
             self.workers = workers
             x = .allocate(capacity: T * C)
             normed = .allocate(capacity: T * C)
@@ -71,8 +78,8 @@ public final class RunState {
             attended = .allocate(capacity: T * C)
             projected = .allocate(capacity: T * C)
             hidden = .allocate(capacity: T * 4 * C)
-            // Room for both kinds of rows, as a pass may hold both (and a scratch serves later, shorter passes).
-            let rows = max(min(T, Model.fewTokens) * config.heads, workers * Kernels.attentionRows)
+            // Room for either kind of rows: a pass runs one after the other.
+            let rows = max(shortRows * config.heads, workers * Kernels.attentionRows)
             scores = .allocate(capacity: rows * keys)
             quantized = .allocate(byteCount: T * max(1, gpt_quantized_activation_bytes(Int32(4 * C))), alignment: 64)
         }
