@@ -17,6 +17,11 @@ public struct GPT2ModelFile: @unchecked Sendable {  // views into immutable mapp
     public let shape: GPT2Shape
     /// For each tensor, one entry per layer (per-layer tensors) or one.
     public let tensors: [GPT2Tensor: [StoredTensor]]
+    /// The output matrix (V, C) that turns the final hidden state into
+    /// logits, when the file has one that differs from the token embedding
+    /// (GGUF `output.weight`, Hugging Face `lm_head.weight`); nil when the
+    /// output is tied to `wte`, as in GPT-2 itself.
+    public let output: StoredTensor?
     /// A GGUF file's own tokenizer, from its metadata.
     public let vocabulary: GGUFVocabulary?
     /// The tokenizer.json beside a Hugging Face model, when there is one.
@@ -68,7 +73,7 @@ public struct GPT2ModelFile: @unchecked Sendable {  // views into immutable mapp
             }
         }
         return GPT2ModelFile(path: file.path, format: .llmc, formatVersion: "v\(llmc.version)", shape: llmc.shape, tensors: tensors,
-                             vocabulary: nil, tokenizerFile: nil, files: [file])
+                             output: nil, vocabulary: nil, tokenizerFile: nil, files: [file])
     }
 
     // MARK: GGUF
@@ -129,15 +134,8 @@ public struct GPT2ModelFile: @unchecked Sendable {  // views into immutable mapp
             let name = ggufNames[tensor]!
             tensors[tensor] = try tensor.isPerLayer ? (0..<shape.layers).map { try take("blk.\($0).\(name)", tensor) } : [take(name, tensor)]
         }
-        if let output = byName["output.weight"] {
-            try check(output, GPT2Tensor.wte.layerShape(shape), file: path)
-            guard output.type == embedding.type, output.byteCount == embedding.byteCount,
-                  memcmp(output.data, embedding.data, output.byteCount) == 0 else {
-                throw ModelFileError(path, "tensor output.weight differs from token_embd.weight; only GPT-2's tied output "
-                    + "(output equal to token_embd, or absent) is supported")
-            }
-            used.insert("output.weight")
-        }
+        let output = try byName["output.weight"].flatMap { try untiedOutput($0, embedding: embedding, shape: shape, file: path) }
+        used.insert("output.weight")
         if let extra = gguf.tensors.first(where: { !used.contains($0.name) }) {
             throw ModelFileError(path, "tensor \(extra.name) is not a GPT-2 tensor this reader knows (llama.cpp's gpt2 names: token_embd, position_embd, blk.N.attn_norm, ...)")
         }
@@ -146,7 +144,7 @@ public struct GPT2ModelFile: @unchecked Sendable {  // views into immutable mapp
             throw ModelFileError(path, "tokenizer.ggml.tokens has \(vocabulary.tokens.count) tokens but token_embd.weight has only \(shape.vocabularySize) rows")
         }
         return GPT2ModelFile(path: path, format: .gguf, formatVersion: "v\(gguf.version)", shape: shape, tensors: tensors,
-                             vocabulary: vocabulary, tokenizerFile: nil, files: files)
+                             output: output, vocabulary: vocabulary, tokenizerFile: nil, files: files)
     }
 
     // MARK: Hugging Face
@@ -204,22 +202,26 @@ public struct GPT2ModelFile: @unchecked Sendable {  // views into immutable mapp
             let name = huggingFaceNames[tensor]!
             tensors[tensor] = try tensor.isPerLayer ? (0..<shape.layers).map { try take("h.\($0).\(name)", tensor) } : [take(name, tensor)]
         }
-        let embedding = tensors[.wte]![0].view
-        if let head = byName["lm_head.weight"] {
-            try check(head, GPT2Tensor.wte.layerShape(shape), file: path)
-            guard head.type == embedding.type, memcmp(head.data, embedding.data, head.byteCount) == 0 else {
-                throw ModelFileError(path, "tensor lm_head.weight differs from wte.weight; only GPT-2's tied output (equal or absent) is supported")
-            }
-            used.insert("lm_head.weight")
-        }
+        // lm_head is a Linear, [out, in] = [V, C]: the engine's layout, no transpose.
+        let output = try byName["lm_head.weight"].flatMap { try untiedOutput($0, embedding: tensors[.wte]![0].view, shape: shape, file: path) }
+        used.insert("lm_head.weight")
         // Attention masks that older transformers versions saved as buffers: not parameters.
         let buffers = byName.keys.filter { $0.hasSuffix(".attn.bias") || $0.hasSuffix(".attn.masked_bias") }
         if let extra = byName.keys.sorted().first(where: { !used.contains($0) && !buffers.contains($0) }) {
             throw ModelFileError(path, "tensor \(extra) is not a GPT-2 tensor (expected wte, wpe, h.N.ln_1, h.N.attn.c_attn, ..., ln_f, lm_head)")
         }
         let tokenizer = folder + "/tokenizer.json"
-        return GPT2ModelFile(path: path, format: .huggingFace, formatVersion: "", shape: shape, tensors: tensors, vocabulary: nil,
-                             tokenizerFile: access(tokenizer, F_OK) == 0 ? tokenizer : nil, files: [file])
+        return GPT2ModelFile(path: path, format: .huggingFace, formatVersion: "", shape: shape, tensors: tensors, output: output,
+                             vocabulary: nil, tokenizerFile: access(tokenizer, F_OK) == 0 ? tokenizer : nil, files: [file])
+    }
+
+    /// The output matrix `view` as the model's own, after checking its shape
+    /// against the embedding's; nil when it is a copy of the embedding (a
+    /// tied output saved twice), which is then read once.
+    static func untiedOutput(_ view: TensorView, embedding: TensorView, shape: GPT2Shape, file: String) throws -> StoredTensor? {
+        try check(view, GPT2Tensor.wte.layerShape(shape), file: file)
+        let tied = view.type == embedding.type && view.byteCount == embedding.byteCount && memcmp(view.data, embedding.data, view.byteCount) == 0
+        return tied ? nil : StoredTensor(view: view, transposed: false)
     }
 
     /// Refuses a layer count larger than the file's tensor count before

@@ -84,7 +84,8 @@ struct Server: ParsableCommand {
         }
         logger.info("listening", metadata: [
             "url": "http://\(settings.host):\(server.port)", "checkpoint": "\(paths.checkpoint)",
-            "format": "\(textModel.format)", "weight_type": "\(textModel.weightType)", "tokenizer": "\(textModel.tokenizerPath)",
+            "format": "\(textModel.format)", "weight_type": "\(textModel.weightType)",
+            "output": "\(textModel.model.weights.outputKind)", "tokenizer": "\(textModel.tokenizerPath)",
             "layers": "\(shape.layers)", "channels": "\(shape.channels)", "vocab": "\(shape.vocabularySize)",
         ])
         // The port line on stdout lets scripts (and tests) find an ephemeral port.

@@ -8,7 +8,8 @@ import ModelFiles
 /// tensor of GGUF and llm.c files, Hugging Face's embeddings. Hugging Face's
 /// Conv1D matrices are stored transposed ([in, out]) and are transposed
 /// here, once, at load, keeping their type; LayerNorm weights and biases of
-/// another type than f32 are widened (a few kilobytes).
+/// another type than f32 are widened (a few kilobytes). An untied output
+/// matrix is read like the other matrices.
 public final class LoadedModel: @unchecked Sendable {  // immutable after init
     public let file: GPT2ModelFile
     public let weights: Weights
@@ -25,43 +26,44 @@ public final class LoadedModel: @unchecked Sendable {  // immutable after init
         let shape = file.shape
         let config = GPTConfig(maxT: shape.maxT, vocabularySize: shape.vocabularySize, layers: shape.layers,
                                heads: shape.heads, channels: shape.channels, paddedVocabularySize: shape.vocabularySize)
-        var pointers: [[StoredTensor]] = []
         let storage = Storage(files: file.files)
         var converted = 0
-        for tensor in ParameterTensor.allCases {
-            let stored = file.tensors[GPT2Tensor(rawValue: "\(tensor)")!]!
-            pointers.append(stored.map { part in
-                let view = part.view
-                let aligned = Int(bitPattern: view.data) % MemoryLayout<Float>.alignment == 0
-                if tensor.isMatrix && (view.type != .f32 || aligned || part.transposed) {
-                    guard part.transposed else { return StoredTensor(type: view.type, data: view.data) }
-                    // Stored [in, out]; the engine wants [out, in]: move whole elements (16-bit or f32).
-                    let (rows, columns) = (view.shape[0], view.shape[1])
-                    let size = view.type.blockBytes
-                    precondition(view.type.blockElements == 1, "Hugging Face matrices are f32, f16 or bf16")
-                    let buffer = UnsafeMutableRawPointer.allocate(byteCount: rows * columns * size, alignment: 64)
-                    storage.raw.append(buffer)
-                    converted += rows * columns * size
-                    for r in 0..<rows {
-                        for c in 0..<columns {
-                            (buffer + (c * rows + r) * size).copyMemory(from: view.data + (r * columns + c) * size, byteCount: size)
-                        }
+        // A tensor as the kernels read it: in place where possible, else a copy in the engine's layout.
+        func place(_ part: ModelFiles.StoredTensor, isMatrix: Bool) -> StoredTensor {
+            let view = part.view
+            let aligned = Int(bitPattern: view.data) % MemoryLayout<Float>.alignment == 0
+            if isMatrix && (view.type != .f32 || aligned || part.transposed) {
+                guard part.transposed else { return StoredTensor(type: view.type, data: view.data) }
+                // Stored [in, out]; the engine wants [out, in]: move whole elements (16-bit or f32).
+                let (rows, columns) = (view.shape[0], view.shape[1])
+                let size = view.type.blockBytes
+                precondition(view.type.blockElements == 1, "Hugging Face matrices are f32, f16 or bf16")
+                let buffer = UnsafeMutableRawPointer.allocate(byteCount: rows * columns * size, alignment: 64)
+                storage.raw.append(buffer)
+                converted += rows * columns * size
+                for r in 0..<rows {
+                    for c in 0..<columns {
+                        (buffer + (c * rows + r) * size).copyMemory(from: view.data + (r * columns + c) * size, byteCount: size)
                     }
-                    return StoredTensor(type: view.type, data: UnsafeRawPointer(buffer))
                 }
-                if view.type == .f32, aligned {
-                    return StoredTensor(type: .f32, data: view.data)
-                }
-                let count = view.elementCount
-                let buffer = UnsafeMutablePointer<Float>.allocate(capacity: count)
-                storage.buffers.append(buffer)
-                converted += count * 4
-                NumberFormats.widen(view.data, type: view.type, count: count, into: buffer)
-                return StoredTensor(type: .f32, data: UnsafeRawPointer(buffer))
-            })
+                return StoredTensor(type: view.type, data: UnsafeRawPointer(buffer))
+            }
+            if view.type == .f32, aligned {
+                return StoredTensor(type: .f32, data: view.data)
+            }
+            let count = view.elementCount
+            let buffer = UnsafeMutablePointer<Float>.allocate(capacity: count)
+            storage.buffers.append(buffer)
+            converted += count * 4
+            NumberFormats.widen(view.data, type: view.type, count: count, into: buffer)
+            return StoredTensor(type: .f32, data: UnsafeRawPointer(buffer))
         }
+        let pointers = ParameterTensor.allCases.map { tensor in
+            file.tensors[GPT2Tensor(rawValue: "\(tensor)")!]!.map { place($0, isMatrix: tensor.isMatrix) }
+        }
+        let output = file.output.map { place($0, isMatrix: true) }
         convertedBytes = converted
-        weights = Weights(config: config, tensors: pointers, owner: storage)
+        weights = Weights(config: config, tensors: pointers, output: output, owner: storage)
     }
 
     /// How the file is stored, for logs and `/model`: "GGUF v3", "llm.c v5", "Hugging Face safetensors".

@@ -2,7 +2,8 @@ import ModelFiles
 
 /// Writes a loaded model as GGUF or as an llm.c checkpoint, with its weight
 /// matrices and embeddings in a chosen type (norms and biases stay f32, as
-/// llama.cpp keeps them).
+/// llama.cpp keeps them). An untied output matrix goes to GGUF as
+/// `output.weight`; llm.c files cannot hold one.
 public enum ModelConversion {
     public enum OutputFormat: String, CaseIterable, Sendable {
         case gguf, llmc
@@ -19,7 +20,9 @@ public enum ModelConversion {
         let C = shape.channels
         // Every tensor widened to f32, in the engine's layout (matrices [out, in]).
         func encode(_ tensor: ParameterTensor, layer: Int, as type: TensorType, name: String) throws -> [UInt8] {
-            let data = weights.widened(tensor, layer: layer)
+            try encode(weights.widened(tensor, layer: layer), as: type, name: name)
+        }
+        func encode(_ data: [Float], as type: TensorType, name: String) throws -> [UInt8] {
             guard data.allSatisfy(\.isFinite) else {
                 throw ModelFileError(model.file.path, "tensor \(name) holds NaN or infinite values; refusing to convert it")
             }
@@ -29,6 +32,10 @@ public enum ModelConversion {
         case .llmc:
             guard type == .f32 || type == .bf16 else {
                 throw ModelFileError(path, "llm.c checkpoints hold f32 (version 3) or bf16 (version 5); use --format gguf for \(type)")
+            }
+            if let output = model.file.output {
+                throw ModelFileError(model.file.path, "tensor \(output.view.name) is an output matrix that differs from the token embedding; "
+                    + "llm.c checkpoints tie the output to wte and have no place for it. Write GGUF instead (--format gguf)")
             }
             let Vp = (shape.vocabularySize + 127) / 128 * 128
             var tensors: [TensorData] = []
@@ -63,6 +70,10 @@ public enum ModelConversion {
                     tensors.append(TensorData(name: name, type: tensorType, shape: layerShape,
                                               bytes: try encode(tensor, layer: l, as: tensorType, name: name)))
                 }
+            }
+            if let output = weights.widenedOutput() {
+                tensors.append(TensorData(name: "output.weight", type: type, shape: [shape.vocabularySize, C],
+                                          bytes: try encode(output, as: type, name: "output.weight")))
             }
             var metadata: [(String, GGUFMetadata)] = [
                 ("general.architecture", .string("gpt2")),

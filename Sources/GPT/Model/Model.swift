@@ -124,7 +124,7 @@ public final class Model: Sendable {
         let rows = logitRows.count
         Kernels.layerNorm(s.normed, s.x, w[.lnfw], w[.lnfb], T: rows, C: C)
         return [Float](unsafeUninitializedCapacity: rows * V) { logits, count in
-            linear(logits.baseAddress!, s.normed, w.stored(.wte), nil, IC: C, OC: V, segments: logitSegments, scratch: s)
+            linear(logits.baseAddress!, s.normed, w.logitMatrix, nil, IC: C, OC: V, segments: logitSegments, scratch: s)
             count = rows * V
         }
     }

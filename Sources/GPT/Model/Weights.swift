@@ -7,12 +7,15 @@ import ModelFiles
 /// a trainer's buffer); `owner` keeps that storage alive as long as any copy
 /// of these views exists. The matrices and embeddings may be stored in any
 /// ``TensorType`` the kernels read (f32, f16, bf16, q8_0, q4_0); LayerNorm
-/// weights and biases are always f32.
+/// weights and biases are always f32. The logits come from the token
+/// embedding (GPT-2's tied output) unless the model has an output matrix of its own.
 public struct Weights: @unchecked Sendable {  // immutable views; nobody writes through them
     public let config: GPTConfig
     private let owner: AnyObject
     /// For each tensor, layer l's slice at [l] (one entry for tensors that are not per layer).
     private let tensors: [[StoredTensor]]
+    /// The untied output matrix (V, C), or nil when the output is tied to wte.
+    public let output: StoredTensor?
 
     /// `parameters` points at all tensors back to back, in `ParameterTensor` order, all f32.
     public init(config: GPTConfig, parameters: UnsafePointer<Float>, owner: AnyObject) {
@@ -28,8 +31,9 @@ public struct Weights: @unchecked Sendable {  // immutable views; nobody writes 
     }
 
     /// Tensors wherever they are: `tensors[t.rawValue][l]` is tensor t of layer l
-    /// (index 0 alone for tensors that are not per layer), each in the layout above.
-    public init(config: GPTConfig, tensors: [[StoredTensor]], owner: AnyObject) {
+    /// (index 0 alone for tensors that are not per layer), each in the layout above;
+    /// `output` is an untied output matrix (V, C), in any type the kernels read.
+    public init(config: GPTConfig, tensors: [[StoredTensor]], output: StoredTensor? = nil, owner: AnyObject) {
         precondition(tensors.count == ParameterTensor.allCases.count)
         for tensor in ParameterTensor.allCases where !tensor.isMatrix {
             precondition(tensors[tensor.rawValue].allSatisfy { $0.type == .f32 }, "\(tensor) must be f32")
@@ -37,6 +41,7 @@ public struct Weights: @unchecked Sendable {  // immutable views; nobody writes 
         self.config = config
         self.owner = owner
         self.tensors = tensors
+        self.output = output
     }
 
     /// The whole f32 tensor (for per-layer tensors, layer 0's slice starts here).
@@ -48,12 +53,19 @@ public struct Weights: @unchecked Sendable {  // immutable views; nobody writes 
     /// A matrix or embedding (of layer `l` for per-layer ones) as it is stored.
     public func stored(_ tensor: ParameterTensor, layer l: Int = 0) -> StoredTensor { tensors[tensor.rawValue][l] }
 
+    /// The matrix (V, C) whose product with the final hidden state gives the logits.
+    public var logitMatrix: StoredTensor { output ?? stored(.wte) }
+
+    /// For logs: "separate" when the model has an output matrix of its own, "tied" when wte serves.
+    public var outputKind: String { output == nil ? "tied" : "separate" }
+
     /// The type of the weight matrices (the first layer's qkv weights stand for all).
     public var matrixType: TensorType { stored(.qkvw).type }
 
     /// Bytes of every tensor as stored: what a decode step reads, the padding rows of wte aside.
     public var storedBytes: Int {
-        ParameterTensor.allCases.reduce(0) { total, tensor in
+        let outputBytes = output.map { $0.type.byteCount(elements: config.vocabularySize * config.channels)! } ?? 0
+        return ParameterTensor.allCases.reduce(outputBytes) { total, tensor in
             let elements = tensor.shape(config).dropFirst(tensor.isPerLayer ? 1 : 0).reduce(1, *)
             return total + tensors[tensor.rawValue].reduce(0) { $0 + $1.type.byteCount(elements: elements)! }
         }
@@ -62,10 +74,16 @@ public struct Weights: @unchecked Sendable {  // immutable views; nobody writes 
     /// A slice of a tensor (of layer `l`) widened to f32, whatever its type: for converters and tests.
     public func widened(_ tensor: ParameterTensor, layer l: Int = 0) -> [Float] {
         let rows = tensor.shape(config).dropFirst(tensor.isPerLayer ? 1 : 0)
-        let columns = rows.last!
-        let count = rows.reduce(1, *)
-        let part = tensors[tensor.rawValue][l]
-        return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+        return Self.widened(tensors[tensor.rawValue][l], count: rows.reduce(1, *), columns: rows.last!)
+    }
+
+    /// The untied output matrix (V, C) widened to f32, or nil when the output is tied.
+    public func widenedOutput() -> [Float]? {
+        output.map { Self.widened($0, count: config.vocabularySize * config.channels, columns: config.channels) }
+    }
+
+    private static func widened(_ part: StoredTensor, count: Int, columns: Int) -> [Float] {
+        [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
             gpt_widen_rows(part.type.kernelType, part.data, buffer.baseAddress!, Int32(columns), 0, Int32(count / columns))
             initialized = count
         }
