@@ -14,7 +14,10 @@ OUTDIR gets:
   hf_f32/          config.json, model.safetensors (f32, `transformer.` prefix, tied lm_head), tokenizer.json
   hf_f16/          the same in f16, names without the prefix, no lm_head
   gguf_TYPE.gguf   TYPE in f32, f16, bf16, q8_0, q4_0 (llama.cpp's gpt2 names and keys, tokenizer in metadata)
-  expected.json    {fixture: {prompt, greedy, logits_last}}, and tokenizer cases from the `tokenizers` library
+  untied_gguf_f32.gguf, untied_gguf_q8_0.gguf, untied_hf_f16/
+                   a model with an output matrix of its own (output.weight; lm_head.weight beside `transformer.` names)
+  hf_bad_lm_head/  f32, whose lm_head.weight is [V, C/2]
+  expected.json    {fixture: {prompt, greedy, logits_last, logits_long (untied ones)}}, and tokenizer cases from the `tokenizers` library
 """
 import json
 import os
@@ -52,14 +55,15 @@ HF_NAMES = {"wte": "wte.weight", "wpe": "wpe.weight", "lnfw": "ln_f.weight", "ln
 CONV1D = {"qkvw", "attprojw", "fcw", "fcprojw"}
 
 
-def random_params(shape, seed):
+def random_params(shape, seed, untied=False):
     """llm.c layout (Linear weights [out, in]). The blocks outweigh the tied
-    embedding, or greedy decoding would only repeat the last token."""
+    embedding, or greedy decoding would only repeat the last token. `untied`
+    adds an output matrix of its own (drawn last: the others stay the same)."""
     rng = np.random.default_rng(seed)
     maxT, V, L, C = shape["maxT"], shape["V"], shape["L"], shape["C"]
     def normal(std, *dims):
         return rng.normal(0.0, std, dims).astype(np.float32)
-    return {
+    p = {
         "wte": normal(0.1, V, C), "wpe": normal(0.9, maxT, C),
         "ln1w": 1 + normal(0.1, L, C), "ln1b": normal(0.1, L, C),
         "qkvw": normal(C ** -0.5, L, 3 * C, C), "qkvb": normal(0.1, L, 3 * C),
@@ -69,6 +73,9 @@ def random_params(shape, seed):
         "fcprojw": normal(6 * (4 * C) ** -0.5, L, C, 4 * C), "fcprojb": normal(0.1, L, C),
         "lnfw": 1 + normal(0.1, C), "lnfb": normal(0.1, C),
     }
+    if untied:
+        p["output"] = normal(0.1, V, C)
+    return p
 
 
 def tokenizer_vocabulary():
@@ -115,6 +122,8 @@ def write_gguf(path, p, shape, qtype, with_tokenizer=True):
             add(f"blk.{l}.{GGUF_NAMES[name]}", p[name][l])
     add(GGUF_NAMES["lnfw"], p["lnfw"])
     add(GGUF_NAMES["lnfb"], p["lnfb"])
+    if "output" in p:
+        add("output.weight", p["output"])
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
@@ -129,6 +138,8 @@ def read_gguf(path, shape):
     for name in PER_LAYER:
         p[name] = np.stack([t[f"blk.{l}.{GGUF_NAMES[name]}"].reshape(-1 if name[-1] == "b" or name.startswith("ln") else t[f"blk.{l}.{GGUF_NAMES[name]}"].shape)
                             for l in range(shape["L"])])
+    if "output.weight" in t:
+        p["output"] = t["output.weight"]
     return p
 
 
@@ -147,7 +158,7 @@ def write_hf(folder, p, shape, dtype, prefix, lm_head):
             array = p[name][l].T if name in CONV1D else p[name][l]
             tensors[f"{prefix}h.{l}.{HF_NAMES[name]}"] = np.ascontiguousarray(array).astype(dtype)
     if lm_head:
-        tensors["lm_head.weight"] = p["wte"].astype(dtype)
+        tensors["lm_head.weight"] = p.get("output", p["wte"]).astype(dtype)
     save_file(tensors, os.path.join(folder, "model.safetensors"))
     shutil.copy(TOKENIZER, os.path.join(folder, "tokenizer.json"))
 
@@ -158,15 +169,17 @@ def read_hf(folder, shape):
     for name in PER_LAYER:
         p[name] = np.stack([t[f"h.{l}.{HF_NAMES[name]}"].T if name in CONV1D else t[f"h.{l}.{HF_NAMES[name]}"]
                             for l in range(shape["L"])])
+    if "lm_head.weight" in t:
+        p["output"] = t["lm_head.weight"]
     return p
 
 
-def clear_seed(shape):
+def clear_seed(shape, untied=False):
     """The first seed whose greedy run has a clear top-2 margin at every step
     (so f32 against f64 arithmetic cannot flip an argmax) and varied tokens."""
     config = dict(shape, Vp=shape["V"])
     for seed in range(100):
-        p = random_params(shape, seed)
+        p = random_params(shape, seed, untied)
         seq, ids, margin = list(PROMPT), [], 1.0
         for _ in range(GREEDY_TOKENS):
             logits = forward(p, config, seq)[-1]
@@ -179,11 +192,16 @@ def clear_seed(shape):
     raise SystemExit("no seed gives clear margins")
 
 
-def expectation(p, shape):
+def expectation(p, shape, long=False):
+    """Greedy tokens and the last logits of the prompt; with `long`, also the
+    last logits of prompt + greedy tokens (17 tokens: the engine's prefill path)."""
     config = dict(shape, Vp=shape["V"])
     logits = forward(p, config, PROMPT)[-1]
-    return {"prompt": PROMPT, "greedy": generate_greedy(p, config, PROMPT, GREEDY_TOKENS, shape["maxT"]),
-            "logits_last": [float(x) for x in logits]}
+    greedy = generate_greedy(p, config, PROMPT, GREEDY_TOKENS, shape["maxT"])
+    result = {"prompt": PROMPT, "greedy": greedy, "logits_last": [float(x) for x in logits]}
+    if long:
+        result["logits_long"] = [float(x) for x in forward(p, config, PROMPT + greedy)[-1]]
+    return result
 
 
 def write_fixtures(out):
@@ -198,6 +216,15 @@ def write_fixtures(out):
         path = os.path.join(out, f"gguf_{type_name}.gguf")
         write_gguf(path, p, SHAPE, qtype)
         expected[f"gguf_{type_name}"] = expectation(read_gguf(path, SHAPE), SHAPE)
+    untied = random_params(SHAPE, clear_seed(SHAPE, untied=True), untied=True)
+    write_hf(os.path.join(out, "untied_hf_f16"), untied, SHAPE, np.float16, "transformer.", lm_head=True)
+    expected["untied_hf_f16"] = expectation(read_hf(os.path.join(out, "untied_hf_f16"), SHAPE), SHAPE, long=True)
+    for type_name in ["f32", "q8_0"]:
+        path = os.path.join(out, f"untied_gguf_{type_name}.gguf")
+        write_gguf(path, untied, SHAPE, TYPES[type_name])
+        expected[f"untied_gguf_{type_name}"] = expectation(read_gguf(path, SHAPE), SHAPE, long=True)
+    write_hf(os.path.join(out, "hf_bad_lm_head"), dict(untied, output=untied["output"][:, :SHAPE["C"] // 2]), SHAPE,
+             np.float32, "", lm_head=True)
     from tokenizers import Tokenizer
     tokenizer = Tokenizer.from_file(TOKENIZER)
     expected["tokenizer_cases"] = [{"text": text, "ids": tokenizer.encode(text).ids} for text in TOKENIZER_TEXTS]

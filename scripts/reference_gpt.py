@@ -168,7 +168,9 @@ def block(x, p, l, NH):
 
 
 def forward(params, config, tokens):
-    """tokens at positions 0..T-1 -> logits (T, V), float64."""
+    """tokens at positions 0..T-1 -> logits (T, V), float64. The logits come
+    from params["output"] (V, C) when present (an untied output matrix, as
+    GGUF output.weight or Hugging Face lm_head.weight), else from wte (tied)."""
     V, L, NH, maxT = config["V"], config["L"], config["NH"], config["maxT"]
     tokens = np.asarray(tokens, dtype=np.int64)
     T = len(tokens)
@@ -181,7 +183,7 @@ def forward(params, config, tokens):
     for l in range(L):
         x = block(x, p, l, NH)
     x = layernorm(x, p["lnfw"], p["lnfb"])
-    return x @ p["wte"][:V].T
+    return x @ p.get("output", p["wte"])[:V].T
 
 
 def generate_greedy(params, config, prompt, num_tokens, max_seq_len):

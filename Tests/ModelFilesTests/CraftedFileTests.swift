@@ -35,8 +35,9 @@ import Testing
 
     // MARK: GGUF
 
-    /// A tiny valid GPT-2 GGUF (L 1, C 32, V 8, maxT 4), built byte by byte here, with knobs to break it.
-    static func gguf(version: UInt32 = 3, architecture: String = "gpt2", type: UInt32 = 0,
+    /// A tiny valid GPT-2 GGUF (L 1, C 32, V 8, maxT 4), built byte by byte here, with knobs to break it;
+    /// `output` adds an output.weight of those GGUF dimensions (innermost first). Every tensor is zeros.
+    static func gguf(version: UInt32 = 3, architecture: String = "gpt2", type: UInt32 = 0, output: [UInt64]? = nil,
                      skip: String? = nil, shapeOf: (String, [UInt64])? = nil, offsetOf: (String, UInt64)? = nil,
                      extraMetadata: [UInt8] = [], extraCount: UInt64 = 0, tokens: Int = 0) -> [UInt8] {
         let C = 32, V = 8, maxT = 4
@@ -47,6 +48,7 @@ import Testing
             tensors.append(("blk.0.\(name)", dims.map(UInt64.init)))
         }
         tensors += [("output_norm.weight", [UInt64(C)]), ("output_norm.bias", [UInt64(C)])]
+        if let output { tensors.append(("output.weight", output)) }
         tensors.removeAll { $0.0 == skip }
         if let (name, dims) = shapeOf { tensors = tensors.map { $0.0 == name ? (name, dims) : $0 } }
 
@@ -133,6 +135,14 @@ import Testing
         try expectRefusal(Self.gguf(skip: "blk.0.attn_qkv.bias"), "tensor blk.0.attn_qkv.bias is missing")
         try expectRefusal(Self.gguf(shapeOf: ("blk.0.attn_qkv.weight", [32, 32])), "blk.0.attn_qkv.weight has shape [32, 32]; expected [96, 32]")
         try expectRefusal(Self.gguf(shapeOf: ("output_norm.weight", [30])), "output_norm.weight")
+        try expectRefusal(Self.gguf(output: [32, 7]), "tensor output.weight has shape [7, 32]; expected [8, 32]")
+    }
+
+    /// An output.weight equal to token_embd (here both zeros) is GPT-2's tied output saved twice: read once.
+    @Test func outputEqualToTheEmbeddingIsTied() throws {
+        let path = folder.appendingPathComponent("tied.gguf").path
+        try Data(Self.gguf(output: [32, 8])).write(to: URL(fileURLWithPath: path))
+        #expect(try GPT2ModelFile.open(path).output == nil)
     }
 
     @Test func architectureAndVocabulary() throws {

@@ -40,6 +40,8 @@ enum FormatFixtures {
         let prompt: [Int]
         let greedy: [Int]
         let logits_last: [Double]
+        /// Last logits of prompt + greedy (17 tokens, the prefill path); untied fixtures only.
+        let logits_long: [Double]?
     }
 
     struct TokenizerCase: Decodable {
