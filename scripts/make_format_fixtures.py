@@ -239,6 +239,8 @@ def write_seeds(out):
     p = random_params(shape, seed=1)
     for type_name in ["f32", "q8_0"]:
         write_gguf(os.path.join(out, f"seed_{type_name}.gguf"), p, shape, TYPES[type_name], with_tokenizer=False)
+    write_gguf(os.path.join(out, "seed_untied_q8_0.gguf"), random_params(shape, seed=1, untied=True), shape, TYPES["q8_0"],
+               with_tokenizer=False)
     w = gguf.GGUFWriter(os.path.join(out, "seed_tokenizer.gguf"), "gpt2")
     w.add_tokenizer_model("gpt2")
     w.add_token_list(["a", "b", "ab", "<|endoftext|>"])
