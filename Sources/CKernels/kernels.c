@@ -139,8 +139,8 @@ static float dot_q4_0_portable(const block_q4_0 *w, const block_act *x, int bloc
 }
 
 // MARK: AVX2 kernels
-// Each reads its weight row once, front to back (one stream that the
-// hardware prefetcher follows), into four independent sums.
+// Each reads its weight rows front to back (streams that the hardware
+// prefetcher follows).
 
 #if defined(__x86_64__)
 AVX2 static float horizontal_sum(__m256 v) {
@@ -157,26 +157,62 @@ AVX2 static __m256 load_bf16(const uint16_t *p) {
     return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
 }
 
-// A row of `type` weights dotted with floats: LOAD8 widens eight weights, WIDEN one.
-#define DOT_AVX2(name, type, LOAD8, WIDEN)                                                      \
-    AVX2 static float name(const type *w, const float *x, int n) {                             \
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                             \
-        int i = 0;                                                                              \
-        for (; i + 32 <= n; i += 32) {                                                          \
-            a0 = _mm256_fmadd_ps(LOAD8(w + i), _mm256_loadu_ps(x + i), a0);                     \
-            a1 = _mm256_fmadd_ps(LOAD8(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);             \
-            a2 = _mm256_fmadd_ps(LOAD8(w + i + 16), _mm256_loadu_ps(x + i + 16), a2);           \
-            a3 = _mm256_fmadd_ps(LOAD8(w + i + 24), _mm256_loadu_ps(x + i + 24), a3);           \
-        }                                                                                       \
-        for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(LOAD8(w + i), _mm256_loadu_ps(x + i), a0); \
-        float total = horizontal_sum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3))); \
-        for (; i < n; i++) total += WIDEN(w[i]) * x[i];                                         \
-        return total;                                                                           \
+// Rows of `type` weights dotted with several tokens at once, for a batch of
+// decode steps: R rows (up to 4) by U tokens (up to 2) per call, each weight
+// load serving U tokens and each activation load R rows, so a batch costs
+// far fewer loads per multiply-add than one dot product at a time. Each
+// (row, token) is one 8-lane sum over the row, its lanes added, then the
+// scalar tail: the same steps whatever R and U, so a token's result does not
+// depend on the other tokens of the pass (nor a row's on its neighbours).
+// Always inlined with constant R and U, so the sums stay in registers.
+#define ROWS_AVX2(name, type, LOAD8, WIDEN)                                                         \
+    AVX2 static inline __attribute__((always_inline)) void name(                                    \
+        const type *w, size_t row_stride, const float *x, size_t x_stride, int n, const int R,       \
+        const int U, float *out, size_t out_stride) {                                               \
+        __m256 sum[4][2];                                                                           \
+        for (int r = 0; r < R; r++)                                                                 \
+            for (int u = 0; u < U; u++) sum[r][u] = _mm256_setzero_ps();                            \
+        int i = 0;                                                                                  \
+        for (; i + 8 <= n; i += 8) {                                                                \
+            __m256 xs[2];                                                                           \
+            for (int u = 0; u < U; u++) xs[u] = _mm256_loadu_ps(x + u * x_stride + i);              \
+            for (int r = 0; r < R; r++) {                                                           \
+                const __m256 wv = LOAD8(w + r * row_stride + i);                                    \
+                for (int u = 0; u < U; u++) sum[r][u] = _mm256_fmadd_ps(wv, xs[u], sum[r][u]);      \
+            }                                                                                       \
+        }                                                                                           \
+        for (int r = 0; r < R; r++)                                                                 \
+            for (int u = 0; u < U; u++) {                                                           \
+                float total = horizontal_sum(sum[r][u]);                                            \
+                for (int j = i; j < n; j++) total = fmaf(WIDEN(w[r * row_stride + j]), x[u * x_stride + j], total); \
+                out[u * out_stride + r] = total;                                                    \
+            }                                                                                       \
+    }                                                                                               \
+                                                                                                    \
+    /* out[t][first ..< last] for every token t < T, bias added. */                                 \
+    AVX2 static void name##_all(const type *w, const float *x, const float *bias, float *out, int T, \
+                                int IC, int OC, int first, int last) {                              \
+        int o = first;                                                                              \
+        for (; o + 4 <= last; o += 4) {                                                             \
+            int t = 0;                                                                              \
+            for (; t + 2 <= T; t += 2)                                                              \
+                name(w + (size_t)o * IC, IC, x + (size_t)t * IC, IC, IC, 4, 2, out + (size_t)t * OC + o, OC); \
+            if (t < T) name(w + (size_t)o * IC, IC, x + (size_t)t * IC, IC, IC, 4, 1, out + (size_t)t * OC + o, OC); \
+        }                                                                                           \
+        for (; o < last; o++) {                                                                     \
+            int t = 0;                                                                              \
+            for (; t + 2 <= T; t += 2)                                                              \
+                name(w + (size_t)o * IC, IC, x + (size_t)t * IC, IC, IC, 1, 2, out + (size_t)t * OC + o, OC); \
+            if (t < T) name(w + (size_t)o * IC, IC, x + (size_t)t * IC, IC, IC, 1, 1, out + (size_t)t * OC + o, OC); \
+        }                                                                                           \
+        if (bias)                                                                                   \
+            for (int t = 0; t < T; t++)                                                             \
+                for (int p = first; p < last; p++) out[(size_t)t * OC + p] += bias[p];              \
     }
 
-DOT_AVX2(dot_f32_avx2, float, _mm256_loadu_ps, AS_FLOAT)
-DOT_AVX2(dot_f16_avx2, uint16_t, load_f16, _cvtsh_ss)
-DOT_AVX2(dot_bf16_avx2, uint16_t, load_bf16, bf16_to_float)
+ROWS_AVX2(rows_f32_avx2, float, _mm256_loadu_ps, AS_FLOAT)
+ROWS_AVX2(rows_f16_avx2, uint16_t, load_f16, _cvtsh_ss)
+ROWS_AVX2(rows_bf16_avx2, uint16_t, load_bf16, bf16_to_float)
 
 // Σ w·x over a block: 32 weights as signed bytes, widened to 16 bits, times
 // 32 16-bit activations, as 8 int32 lanes turned to floats (each lane at
@@ -265,11 +301,9 @@ static float dot_row(gpt_type type, int use_avx2, const void *row, const void *x
 #if defined(__x86_64__)
     if (use_avx2) {
         switch (type) {
-        case GPT_TYPE_F32: return dot_f32_avx2(row, x, IC);
-        case GPT_TYPE_F16: return dot_f16_avx2(row, x, IC);
-        case GPT_TYPE_BF16: return dot_bf16_avx2(row, x, IC);
         case GPT_TYPE_Q8_0: return dot_q8_0_avx2(row, x, IC / 32);
         case GPT_TYPE_Q4_0: return dot_q4_0_avx2(row, x, IC / 32);
+        default: break;  // float rows go through rows_*_avx2_all
         }
     }
 #endif
@@ -295,6 +329,16 @@ void gpt_matmul_rows_isa(gpt_isa isa, gpt_type type, float *out, const void *x, 
     const size_t row_bytes = gpt_row_bytes(type, IC);
     const int quantized = type == GPT_TYPE_Q8_0 || type == GPT_TYPE_Q4_0;
     const size_t x_bytes = quantized ? gpt_quantized_activation_bytes(IC) : (size_t)IC * 4;
+#if defined(__x86_64__)
+    if (use_avx2 && !quantized) {
+        switch (type) {
+        case GPT_TYPE_F32: rows_f32_avx2_all(weight, x, bias, out, T, IC, OC, first, last); return;
+        case GPT_TYPE_F16: rows_f16_avx2_all(weight, x, bias, out, T, IC, OC, first, last); return;
+        case GPT_TYPE_BF16: rows_bf16_avx2_all(weight, x, bias, out, T, IC, OC, first, last); return;
+        default: break;
+        }
+    }
+#endif
     for (int o = first; o < last; o++) {
         const char *row = (const char *)weight + (size_t)o * row_bytes;
         const float b = bias ? bias[o] : 0;

@@ -49,7 +49,13 @@ import Testing
                                     "\(type) isa \(isa) T \(T) IC \(IC): row \(o) token \(t): \(got) vs \(sum)")
                         }
                     }
-                    if rows == 0..<OC { results.append(out) }
+                    if rows == 0..<OC {
+                        results.append(out)
+                    } else {
+                        // A row's result does not depend on which rows are computed with it.
+                        let same = (0..<T).allSatisfy { t in out[t * OC + 1..<(t + 1) * OC] == results.last![t * OC + 1..<(t + 1) * OC] }
+                        #expect(same, "\(type) isa \(isa): rows 1..<\(OC) alone vs among all rows")
+                    }
                 }
                 // A token's row is the same alone as in a batch.
                 for t in 0..<T {
