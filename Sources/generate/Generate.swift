@@ -60,6 +60,10 @@ struct Generate: ParsableCommand {
     @Option(name: .customLong("frequency_penalty"), parsing: .unconditional, help: "Subtracted per occurrence from each recent token's logit (-2 ... 2).")
     var frequencyPenalty = Self.defaults.frequencyPenalty
 
+    @Option(name: .customLong("stop"),
+            help: "Stop when the text contains this string, which is not printed (repeat for several, at most 16).")
+    var stop: [String] = []
+
     @Option(name: .customLong("logit_bias"), parsing: .unconditional,
             help: "Biases as ID=BIAS[,ID=BIAS...] (-100 ... 100; -100 bans the token).")
     var logitBias: String?
@@ -98,7 +102,7 @@ struct Generate: ParsableCommand {
 
     var settings: GenerationSettings {
         var settings = GenerationSettings(numTokens: numTokens, maxSeqLen: maxSeqLen, topK: topK, temperature: temperature,
-                                          topP: topP, eosId: eosId, seed: seed, logprobs: logprobs)
+                                          topP: topP, eosId: eosId, seed: seed, stop: stop, logprobs: logprobs)
         settings.minP = minP
         settings.repeatPenalty = repeatPenalty
         settings.repeatLastN = repeatLastN

@@ -56,6 +56,20 @@ import Testing
         #expect(outcome.stdout.contains("--num_tokens") && outcome.stdout.contains("--delay_ms"))
     }
 
+    /// --stop ends the text before the first match, which is not printed.
+    @Test func stopStringsEndTheText() throws {
+        let prompt = "To be, or not to be:"
+        let free = try generate(["--prompt", prompt, "--num_tokens", "30", "--seed", "5", "--stream", "false"])
+        let continuation = String(free.stdout.dropFirst(prompt.count)).trimmingCharacters(in: .newlines)
+        try #require(free.status == 0 && continuation.count >= 8, "\(free.stderr)")
+        let stop = String(continuation.dropFirst(4).prefix(3))
+        let stopped = try generate(["--prompt", prompt, "--num_tokens", "30", "--seed", "5", "--stream", "false", "--stop", stop])
+        #expect(stopped.status == 0, "\(stopped.stderr)")
+        let expected = prompt + continuation[..<continuation.range(of: stop)!.lowerBound]
+        #expect(stopped.stdout.trimmingCharacters(in: .newlines) == expected)
+        #expect(stopped.stderr.contains("(stop)"), "\(stopped.stderr)")
+    }
+
     /// Negative numbers are values, not flags: the documented default can be spelled out.
     @Test func negativeNumbersAreValues() throws {
         let outcome = try generate(["--prompt", "hi", "--eos_id", "-1", "--num_tokens", "3", "--seed", "1"])
