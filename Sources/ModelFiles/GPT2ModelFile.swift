@@ -35,8 +35,9 @@ public struct GPT2ModelFile: @unchecked Sendable {  // views into immutable mapp
     /// decides the model's size and speed; embeddings and norms may differ.
     public var weightType: TensorType { tensor(.qkvw).view.type }
 
-    /// Opens `path`: a GGUF file, an llm.c checkpoint, a safetensors file
-    /// (with config.json beside it), or a Hugging Face folder.
+    /// Opens `path`: a GGUF file, an llm.c checkpoint, a safetensors file or
+    /// the index of a model saved in several (with config.json beside it), or
+    /// a Hugging Face folder.
     public static func open(_ path: String) throws -> GPT2ModelFile {
         var info = stat()
         guard stat(path, &info) == 0 else { throw ModelFileError(path, "cannot open: \(String(cString: strerror(errno)))") }
@@ -46,17 +47,24 @@ public struct GPT2ModelFile: @unchecked Sendable {  // views into immutable mapp
         func starts(with prefix: [UInt8]) -> Bool { bytes.count >= prefix.count && zip(bytes, prefix).allSatisfy { $0 == $1 } }
         if starts(with: Array("GGUF".utf8)) { return try gguf(file) }
         if bytes.count >= 4, bytes.loadUnaligned(as: Int32.self) == LlmcFile.magic { return try llmc(file) }
+        let parent = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        let folder = parent.isEmpty ? "." : parent
         if bytes.count >= 9, bytes.load(fromByteOffset: 8, as: UInt8.self) == UInt8(ascii: "{") {
-            let folder = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-            return try huggingFace(safetensors: file, folder: folder.isEmpty ? "." : folder)
+            return try huggingFace(safetensors: file, folder: folder)
+        }
+        // JSON: the index of a model saved in shards (a safetensors header also starts with "{", but at byte 8).
+        if bytes.first(where: { !Self.jsonWhitespace.contains($0) }) == UInt8(ascii: "{") {
+            return try huggingFaceShards(index: path, folder: folder)
         }
         if starts(with: [0x50, 0x4B, 0x03, 0x04]) || starts(with: [0x80]) {
             throw ModelFileError(path, "a PyTorch pickle (pytorch_model.bin) is not read: pickles can run code. Convert it to model.safetensors "
                 + "(for example with the transformers library's save_pretrained(..., safe_serialization=True))")
         }
         throw ModelFileError(path, "not a model file this project reads: expected a GGUF file, an llm.c checkpoint (magic 20240326), "
-            + "a .safetensors file or a Hugging Face folder")
+            + "a .safetensors file, a \(SafetensorsIndex.fileName) or a Hugging Face folder")
     }
+
+    static let jsonWhitespace: Set<UInt8> = [0x20, 0x09, 0x0A, 0x0D]
 
     // MARK: llm.c
 
@@ -151,17 +159,15 @@ public struct GPT2ModelFile: @unchecked Sendable {  // views into immutable mapp
 
     static func huggingFaceFolder(_ folder: String) throws -> GPT2ModelFile {
         let weights = folder + "/model.safetensors"
-        guard access(weights, F_OK) == 0 else {
-            if access(folder + "/pytorch_model.bin", F_OK) == 0 {
-                throw ModelFileError(folder, "has pytorch_model.bin but no model.safetensors; pickles are not read because they can run code. "
-                    + "Save the model as safetensors (transformers: save_pretrained(..., safe_serialization=True))")
-            }
-            if access(folder + "/model.safetensors.index.json", F_OK) == 0 {
-                throw ModelFileError(folder, "the weights are split into several safetensors files; only a single model.safetensors is supported")
-            }
-            throw ModelFileError(folder, "no model.safetensors in this folder (a Hugging Face GPT-2 folder needs config.json and model.safetensors)")
+        if access(weights, F_OK) == 0 { return try huggingFace(safetensors: try MappedFile(path: weights), folder: folder) }
+        let index = folder + "/" + SafetensorsIndex.fileName
+        if access(index, F_OK) == 0 { return try huggingFaceShards(index: index, folder: folder) }
+        if access(folder + "/pytorch_model.bin", F_OK) == 0 {
+            throw ModelFileError(folder, "has pytorch_model.bin but no model.safetensors; pickles are not read because they can run code. "
+                + "Save the model as safetensors (transformers: save_pretrained(..., safe_serialization=True))")
         }
-        return try huggingFace(safetensors: try MappedFile(path: weights), folder: folder)
+        throw ModelFileError(folder, "no model.safetensors or \(SafetensorsIndex.fileName) in this folder (a Hugging Face GPT-2 folder needs "
+            + "config.json and model.safetensors, or an index and the shards it names)")
     }
 
     /// Hugging Face's names: `h.N.attn.c_attn` and the rest, with or without a `transformer.` prefix.
@@ -174,26 +180,70 @@ public struct GPT2ModelFile: @unchecked Sendable {  // views into immutable mapp
     ]
 
     static func huggingFace(safetensors file: MappedFile, folder: String) throws -> GPT2ModelFile {
-        let configPath = folder + "/config.json"
-        let config = try HuggingFaceConfig(bytes: try readSmallFile(configPath), file: configPath)
-        let shape = config.shape
-        let path = file.path
-        let table = try SafetensorsFile(bytes: file.bytes, file: path)
-        var byName: [String: TensorView] = [:]
-        for view in table.tensors {
-            let name = view.name.hasPrefix("transformer.") ? String(view.name.dropFirst("transformer.".count)) : view.name
-            guard byName.updateValue(view, forKey: name) == nil else {
-                throw ModelFileError(path, "tensor \(name) appears both with and without the transformer. prefix")
+        try huggingFace(path: file.path, folder: folder, shards: [(file, try SafetensorsFile(bytes: file.bytes, file: file.path))])
+    }
+
+    /// A model saved in several safetensors files: every shard the index
+    /// names is mapped, and each tensor must be in exactly the shard the
+    /// index's weight_map puts it in.
+    static func huggingFaceShards(index path: String, folder: String) throws -> GPT2ModelFile {
+        let index = try SafetensorsIndex(bytes: try readSmallFile(path, needed: "the index of a model saved in shards"), file: path)
+        var shards: [(file: MappedFile, table: SafetensorsFile)] = []
+        var foundIn: [String: String] = [:]
+        for shard in index.shards {
+            let file: MappedFile
+            do { file = try MappedFile(path: folder + "/" + shard) } catch {
+                let tensor = index.shardOf.filter { $0.value == shard }.keys.min()!
+                throw ModelFileError(path, "weight_map puts tensor \(tensor) in shard \(shard), which cannot be read: \(error)")
+            }
+            let table = try SafetensorsFile(bytes: file.bytes, file: file.path)
+            for view in table.tensors {
+                if let other = foundIn.updateValue(shard, forKey: view.name) {
+                    throw ModelFileError(path, "tensor \(view.name) is in two shards, \(other) and \(shard); a tensor must be in one")
+                }
+            }
+            shards.append((file, table))
+        }
+        // After every shard is read, so that a tensor in two shards is named as such.
+        for (tensor, shard) in foundIn.sorted(by: { $0.key < $1.key }) {
+            guard let mapped = index.shardOf[tensor] else {
+                throw ModelFileError(folder + "/" + shard, "tensor \(tensor) is in this shard but not in \(SafetensorsIndex.fileName)'s weight_map")
+            }
+            guard mapped == shard else {
+                throw ModelFileError(folder + "/" + shard, "tensor \(tensor) is in this shard, but \(SafetensorsIndex.fileName)'s weight_map puts it in \(mapped)")
             }
         }
-        try checkTensorCount(table.tensors.count, layers: shape.layers, key: "\(configPath): n_layer", file: path)
+        if let (tensor, shard) = index.shardOf.sorted(by: { $0.key < $1.key }).first(where: { foundIn[$0.key] == nil }) {
+            throw ModelFileError(folder + "/" + shard, "has no tensor \(tensor), which \(SafetensorsIndex.fileName)'s weight_map puts in it")
+        }
+        return try huggingFace(path: path, folder: folder, shards: shards)
+    }
+
+    /// A model from the tensors of one or more safetensors files, by
+    /// Hugging Face's names; errors about a tensor name the file that holds it,
+    /// and `path` (the file, or the index of shards) otherwise.
+    static func huggingFace(path: String, folder: String, shards: [(file: MappedFile, table: SafetensorsFile)]) throws -> GPT2ModelFile {
+        let configPath = folder + "/config.json"
+        let config = try HuggingFaceConfig(bytes: try readSmallFile(configPath, needed: "a Hugging Face GPT-2 folder needs config.json beside its weights"),
+                                           file: configPath)
+        let shape = config.shape
+        var byName: [String: (view: TensorView, file: String)] = [:]
+        for (file, table) in shards {
+            for view in table.tensors {
+                let name = view.name.hasPrefix("transformer.") ? String(view.name.dropFirst("transformer.".count)) : view.name
+                guard byName.updateValue((view, file.path), forKey: name) == nil else {
+                    throw ModelFileError(file.path, "tensor \(name) appears both with and without the transformer. prefix")
+                }
+            }
+        }
+        try checkTensorCount(byName.count, layers: shape.layers, key: "\(configPath): n_layer", file: path)
         var used = Set<String>()
         func take(_ name: String, _ tensor: GPT2Tensor) throws -> StoredTensor {
-            guard let view = byName[name] else { throw ModelFileError(path, "tensor \(name) (or transformer.\(name)) is missing") }
+            guard let (view, file) = byName[name] else { throw ModelFileError(path, "tensor \(name) (or transformer.\(name)) is missing") }
             // Conv1D keeps its weight as [in, out].
             let transposed = [.qkvw, .attprojw, .fcw, .fcprojw].contains(tensor)
             let expected = tensor.layerShape(shape)
-            try check(view, transposed ? expected.reversed() : expected, file: path)
+            try check(view, transposed ? expected.reversed() : expected, file: file)
             used.insert(name)
             return StoredTensor(view: view, transposed: transposed)
         }
@@ -203,16 +253,16 @@ public struct GPT2ModelFile: @unchecked Sendable {  // views into immutable mapp
             tensors[tensor] = try tensor.isPerLayer ? (0..<shape.layers).map { try take("h.\($0).\(name)", tensor) } : [take(name, tensor)]
         }
         // lm_head is a Linear, [out, in] = [V, C]: the engine's layout, no transpose.
-        let output = try byName["lm_head.weight"].flatMap { try untiedOutput($0, embedding: tensors[.wte]![0].view, shape: shape, file: path) }
+        let output = try byName["lm_head.weight"].flatMap { try untiedOutput($0.view, embedding: tensors[.wte]![0].view, shape: shape, file: $0.file) }
         used.insert("lm_head.weight")
         // Attention masks that older transformers versions saved as buffers: not parameters.
         let buffers = byName.keys.filter { $0.hasSuffix(".attn.bias") || $0.hasSuffix(".attn.masked_bias") }
         if let extra = byName.keys.sorted().first(where: { !used.contains($0) && !buffers.contains($0) }) {
-            throw ModelFileError(path, "tensor \(extra) is not a GPT-2 tensor (expected wte, wpe, h.N.ln_1, h.N.attn.c_attn, ..., ln_f, lm_head)")
+            throw ModelFileError(byName[extra]!.file, "tensor \(extra) is not a GPT-2 tensor (expected wte, wpe, h.N.ln_1, h.N.attn.c_attn, ..., ln_f, lm_head)")
         }
         let tokenizer = folder + "/tokenizer.json"
         return GPT2ModelFile(path: path, format: .huggingFace, formatVersion: "", shape: shape, tensors: tensors, output: output,
-                             vocabulary: nil, tokenizerFile: access(tokenizer, F_OK) == 0 ? tokenizer : nil, files: [file])
+                             vocabulary: nil, tokenizerFile: access(tokenizer, F_OK) == 0 ? tokenizer : nil, files: shards.map(\.file))
     }
 
     /// The output matrix `view` as the model's own, after checking its shape
@@ -240,10 +290,10 @@ public struct GPT2ModelFile: @unchecked Sendable {  // views into immutable mapp
     }
 
     /// Reads a configuration file, refusing anything too large to be one.
-    static func readSmallFile(_ path: String, limit: Int = 1 << 20) throws -> [UInt8] {
+    static func readSmallFile(_ path: String, needed: String, limit: Int = 1 << 20) throws -> [UInt8] {
         let file: MappedFile
         do { file = try MappedFile(path: path) } catch {
-            throw ModelFileError(path, "cannot read (a Hugging Face GPT-2 folder needs config.json beside model.safetensors): \(error)")
+            throw ModelFileError(path, "cannot read (\(needed)): \(error)")
         }
         guard file.bytes.count <= limit else { throw ModelFileError(path, "is \(file.bytes.count) bytes; a config file is at most \(limit)") }
         return Array(file.bytes)
