@@ -13,6 +13,11 @@ the expected tokens never come from the code under test.
 OUTDIR gets:
   hf_f32/          config.json, model.safetensors (f32, `transformer.` prefix, tied lm_head), tokenizer.json
   hf_f16/          the same in f16, names without the prefix, no lm_head
+  hf_sharded/      hf_f32's tensors in 3 shards with model.safetensors.index.json, as save_pretrained writes them
+  sharded_*/       sharded folders broken in one way each (index not JSON, no weight_map, a shard missing,
+                   a shard path with ".." or absolute, a tensor its shard lacks, in two shards, in another
+                   shard than the map's, not in the map,
+                   a shard that is not safetensors)
   gguf_TYPE.gguf   TYPE in f32, f16, bf16, q8_0, q4_0 (llama.cpp's gpt2 names and keys, tokenizer in metadata)
   untied_gguf_f32.gguf, untied_gguf_q8_0.gguf, untied_hf_f16/
                    a model with an output matrix of its own (output.weight; lm_head.weight beside `transformer.` names)
@@ -143,13 +148,8 @@ def read_gguf(path, shape):
     return p
 
 
-def write_hf(folder, p, shape, dtype, prefix, lm_head):
-    os.makedirs(folder, exist_ok=True)
-    config = {"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"], "n_embd": shape["C"], "n_layer": shape["L"],
-              "n_head": shape["NH"], "n_positions": shape["maxT"], "n_ctx": shape["maxT"], "vocab_size": shape["V"],
-              "layer_norm_epsilon": 1e-05, "activation_function": "gelu_new", "n_inner": None}
-    with open(os.path.join(folder, "config.json"), "w") as f:
-        json.dump(config, f, indent=2)
+def hf_tensors(p, shape, dtype, prefix, lm_head):
+    """Hugging Face's names and layouts (Conv1D weights [in, out]), in insertion order."""
     tensors = {}
     for name in ["wte", "wpe", "lnfw", "lnfb"]:
         tensors[prefix + HF_NAMES[name]] = p[name].astype(dtype)
@@ -159,12 +159,104 @@ def write_hf(folder, p, shape, dtype, prefix, lm_head):
             tensors[f"{prefix}h.{l}.{HF_NAMES[name]}"] = np.ascontiguousarray(array).astype(dtype)
     if lm_head:
         tensors["lm_head.weight"] = p.get("output", p["wte"]).astype(dtype)
-    save_file(tensors, os.path.join(folder, "model.safetensors"))
+    return tensors
+
+
+def write_hf_files(folder, shape):
+    os.makedirs(folder, exist_ok=True)
+    config = {"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"], "n_embd": shape["C"], "n_layer": shape["L"],
+              "n_head": shape["NH"], "n_positions": shape["maxT"], "n_ctx": shape["maxT"], "vocab_size": shape["V"],
+              "layer_norm_epsilon": 1e-05, "activation_function": "gelu_new", "n_inner": None}
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump(config, f, indent=2)
     shutil.copy(TOKENIZER, os.path.join(folder, "tokenizer.json"))
 
 
+def write_hf(folder, p, shape, dtype, prefix, lm_head):
+    write_hf_files(folder, shape)
+    save_file(hf_tensors(p, shape, dtype, prefix, lm_head), os.path.join(folder, "model.safetensors"))
+
+
+def write_index(folder, weight_map, total_size):
+    """model.safetensors.index.json as transformers' save_pretrained writes it."""
+    index = {"metadata": {"total_size": total_size}, "weight_map": weight_map}
+    with open(os.path.join(folder, "model.safetensors.index.json"), "w") as f:
+        f.write(json.dumps(index, indent=2, sort_keys=True) + "\n")
+
+
+def write_hf_sharded(folder, p, shape, dtype, prefix, lm_head):
+    """The model in shards of at most the embedding's size, filled in order
+    (as save_pretrained's max_shard_size does): here 3 shards. Returns {shard: {name: array}}."""
+    write_hf_files(folder, shape)
+    tensors = hf_tensors(p, shape, dtype, prefix, lm_head)
+    limit = tensors[prefix + "wte.weight"].nbytes
+    groups, size = [[]], 0
+    for name, array in tensors.items():
+        if groups[-1] and size + array.nbytes > limit:
+            groups.append([])
+            size = 0
+        groups[-1].append(name)
+        size += array.nbytes
+    shards = {}
+    for i, names in enumerate(groups):
+        shard = f"model-{i + 1:05d}-of-{len(groups):05d}.safetensors"
+        shards[shard] = {name: tensors[name] for name in names}
+        save_file(shards[shard], os.path.join(folder, shard), metadata={"format": "pt"})
+    write_index(folder, {name: shard for shard, named in shards.items() for name in named},
+                sum(array.nbytes for array in tensors.values()))
+    return shards
+
+
+def write_bad_shardings(out, p, shape):
+    """Sharded folders each broken in one way, for the refusals."""
+    def variant(name):
+        folder = os.path.join(out, f"sharded_{name}")
+        return folder, write_hf_sharded(folder, p, shape, np.float32, "", lm_head=False)
+
+    def rewrite_index(folder, change):
+        path = os.path.join(folder, "model.safetensors.index.json")
+        with open(path) as f:
+            index = json.load(f)
+        change(index["weight_map"])
+        with open(path, "w") as f:
+            json.dump(index, f, indent=2)
+
+    folder, _ = variant("not_json")
+    with open(os.path.join(folder, "model.safetensors.index.json"), "w") as f:
+        f.write('{"weight_map": {"wte.weight": ')
+    folder, _ = variant("no_weight_map")
+    with open(os.path.join(folder, "model.safetensors.index.json"), "w") as f:
+        json.dump({"metadata": {"total_size": 0}}, f)
+    folder, shards = variant("missing_shard")
+    os.remove(os.path.join(folder, list(shards)[1]))
+    folder, _ = variant("parent_path")
+    rewrite_index(folder, lambda m: m.update({"wpe.weight": "../hf_f32/model.safetensors"}))
+    folder, _ = variant("absolute_path")
+    rewrite_index(folder, lambda m: m.update({"wpe.weight": os.path.abspath(os.path.join(out, "hf_f32", "model.safetensors"))}))
+    folder, shards = variant("lacks_tensor")
+    second = list(shards)[1]
+    save_file({k: v for k, v in shards[second].items() if k != "ln_f.bias"}, os.path.join(folder, second))
+    folder, shards = variant("two_shards")
+    first, second = list(shards)[:2]
+    save_file(dict(shards[first], **{"ln_f.bias": shards[second]["ln_f.bias"]}), os.path.join(folder, first))
+    folder, shards = variant("misplaced")
+    rewrite_index(folder, lambda m: m.update({"ln_f.bias": list(shards)[0]}))
+    folder, _ = variant("unmapped")
+    rewrite_index(folder, lambda m: m.pop("h.1.mlp.c_fc.bias"))
+    folder, shards = variant("not_safetensors")
+    with open(os.path.join(folder, list(shards)[-1]), "wb") as f:
+        f.write(b"GGUF" + bytes(60))
+
+
 def read_hf(folder, shape):
-    t = {k.removeprefix("transformer."): v.astype(np.float32) for k, v in load_file(os.path.join(folder, "model.safetensors")).items()}
+    index = os.path.join(folder, "model.safetensors.index.json")
+    if os.path.exists(index):
+        with open(index) as f:
+            shards = sorted(set(json.load(f)["weight_map"].values()))
+        stored = {k: v for shard in shards for k, v in load_file(os.path.join(folder, shard)).items()}
+    else:
+        stored = load_file(os.path.join(folder, "model.safetensors"))
+    t = {k.removeprefix("transformer."): v.astype(np.float32) for k, v in stored.items()}
     p = {name: t[HF_NAMES[name]] for name in ["wte", "wpe", "lnfw", "lnfb"]}
     for name in PER_LAYER:
         p[name] = np.stack([t[f"h.{l}.{HF_NAMES[name]}"].T if name in CONV1D else t[f"h.{l}.{HF_NAMES[name]}"]
@@ -210,7 +302,8 @@ def write_fixtures(out):
     expected = {}
     write_hf(os.path.join(out, "hf_f32"), p, SHAPE, np.float32, "transformer.", lm_head=True)
     write_hf(os.path.join(out, "hf_f16"), p, SHAPE, np.float16, "", lm_head=False)
-    for name in ["hf_f32", "hf_f16"]:
+    write_hf_sharded(os.path.join(out, "hf_sharded"), p, SHAPE, np.float32, "transformer.", lm_head=True)
+    for name in ["hf_f32", "hf_f16", "hf_sharded"]:
         expected[name] = expectation(read_hf(os.path.join(out, name), SHAPE), SHAPE)
     for type_name, qtype in TYPES.items():
         path = os.path.join(out, f"gguf_{type_name}.gguf")
@@ -225,6 +318,7 @@ def write_fixtures(out):
         expected[f"untied_gguf_{type_name}"] = expectation(read_gguf(path, SHAPE), SHAPE, long=True)
     write_hf(os.path.join(out, "hf_bad_lm_head"), dict(untied, output=untied["output"][:, :SHAPE["C"] // 2]), SHAPE,
              np.float32, "", lm_head=True)
+    write_bad_shardings(out, p, SHAPE)
     from tokenizers import Tokenizer
     tokenizer = Tokenizer.from_file(TOKENIZER)
     expected["tokenizer_cases"] = [{"text": text, "ids": tokenizer.encode(text).ids} for text in TOKENIZER_TEXTS]
@@ -259,6 +353,9 @@ def write_seeds(out):
         shutil.copy(os.path.join(folder, "model.safetensors"), os.path.join(out, f"seed_{np.dtype(dtype).name}.safetensors"))
         shutil.copy(os.path.join(folder, "config.json"), os.path.join(out, f"seed_{np.dtype(dtype).name}_config.json"))
         shutil.rmtree(folder)
+    tensors = hf_tensors(p, shape, np.float32, "transformer.", lm_head=False)
+    write_index(out, {name: f"model-0000{1 + i % 2}-of-00002.safetensors" for i, name in enumerate(tensors)},
+                sum(array.nbytes for array in tensors.values()))
 
 
 if __name__ == "__main__":
