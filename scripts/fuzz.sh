@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds and runs the libFuzzer targets of the model-file parsers (GGUF,
-# safetensors header, config.json, llm.c header, tokenizer.json) with
-# AddressSanitizer. Each target is compiled from the parser's own sources
-# (no BLAS, no package build), seeded with small valid files.
+# safetensors header, config.json and model.safetensors.index.json, llm.c
+# header, tokenizer.json) with AddressSanitizer. Each target is compiled from
+# the parser's own sources (no BLAS, no package build), seeded with small
+# valid files.
 #
 #   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]   (default 300 s, every target)
 #
@@ -34,7 +35,7 @@ seeds() {  # small valid files of each kind
   case $1 in
     gguf) python3 scripts/make_format_fixtures.py --seeds "$out/seedfiles" >/dev/null; cp "$out"/seedfiles/*.gguf "$dir" ;;
     safetensors) python3 scripts/make_format_fixtures.py --seeds "$out/seedfiles" >/dev/null; cp "$out"/seedfiles/*.safetensors "$dir" ;;
-    config) python3 scripts/make_format_fixtures.py --seeds "$out/seedfiles" >/dev/null; cp "$out"/seedfiles/*config.json "$dir" ;;
+    config) python3 scripts/make_format_fixtures.py --seeds "$out/seedfiles" >/dev/null; cp "$out"/seedfiles/*config.json "$out"/seedfiles/*index.json "$dir" ;;
     llmc) cp Tests/GPTTests/Fixtures/model/one_head.bin "$dir" ;;
     tokenizer) cp Tests/GPTTests/Fixtures/tokenizer/gpt2ish*.json "$dir" ;;
   esac
