@@ -235,8 +235,9 @@ struct ModelMessage: Encodable {
     struct Limits: Encodable { let max_num_tokens: Int }
     let layers, heads, channels, vocab_size, context_length, parameters: Int
     let checkpoint, tokenizer: String
-    /// How the model file is stored ("GGUF v3", "llm.c v3", ...) and the type of its weight matrices.
-    let format, weight_type: String
+    /// How the model file is stored ("GGUF v3", "llm.c v3", ...), the type of its weight matrices, and
+    /// whether its logits come from the token embedding ("tied") or an output matrix of its own ("separate").
+    let format, weight_type, output: String
     let limits: Limits
     /// The values a request gets for fields it leaves out.
     let defaults: GenerationDefaults
@@ -254,6 +255,7 @@ struct ModelMessage: Encodable {
         tokenizer = model.tokenizerPath
         format = model.format
         weight_type = model.weightType
+        output = model.model.weights.outputKind
     }
 }
 

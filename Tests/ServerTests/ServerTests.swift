@@ -17,6 +17,7 @@ import Testing
         #expect(info["layers"] as? Int == 2 && info["heads"] as? Int == 2 && info["channels"] as? Int == 64)
         #expect(info["vocab_size"] as? Int == 2100 && info["context_length"] as? Int == 256)
         #expect((info["checkpoint"] as? String)?.hasSuffix(".bin") == true)
+        #expect(info["format"] as? String == "llm.c v3" && info["weight_type"] as? String == "f32" && info["output"] as? String == "tied")
     }
 
     /// The default format streams raw text in chunks; the first token arrives
