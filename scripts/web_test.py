@@ -301,6 +301,11 @@ def scenario_stream(driver, base, checks, model, api_key):
     checks.check(current["seed"].isdigit() and "first token" in current["timings"] and current["rate"] != "–",
                  "the seed, the server's timings and tokens/s are shown",
                  f"seed {current['seed']}, {current['rate']} tokens/s")
+    # The finish line comes with the last message; the buttons change when the stream has ended, a moment later.
+    settle = time.monotonic() + 10
+    while not (current["generate"] and not current["stop"]) and time.monotonic() < settle:
+        time.sleep(0.05)
+        current = state(driver)
     checks.check(current["generate"] and not current["stop"] and not current["error"],
                  "Generate enabled again, Stop disabled, no error")
     tokens = current["tokens"]
