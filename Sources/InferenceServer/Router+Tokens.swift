@@ -33,23 +33,8 @@ extension Router {
 
     /// A JSON object body with only `fields`, each at most once.
     static func bodyObject(_ body: [UInt8], fields: [String], example: String) throws(APIError) -> JSONObject {
-        let document: JSONValue
-        do {
-            document = try JSONValue.parse(body)
-        } catch {
-            throw .badRequest("the body is not valid JSON: \(error)", code: "invalid_json")
-        }
-        guard case .object(let object) = document else {
-            throw .badRequest("the body must be a JSON object such as \(example); got \(document.kindName)")
-        }
-        var seen = Set<String>()
-        for (key, _) in object.members {
-            guard fields.contains(key) else {
-                throw .badRequest("unknown field \"\(key)\"; allowed fields: \(fields.joined(separator: ", "))",
-                                  code: "unknown_field", param: key)
-            }
-            guard seen.insert(key).inserted else { throw .badRequest("field \"\(key)\" appears twice", param: key) }
-        }
+        let object = try RequestBody.object(body, example: example)
+        try RequestBody.requireKnown(object, fields: fields)
         return object
     }
 }
