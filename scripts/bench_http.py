@@ -43,7 +43,8 @@ def in_process(build, ckpt, prompt_tokens, num_tokens, threads, runs):
     return prompt_tokens / bench["prefill_tokens_per_s"] * 1000, bench["decode_tokens_per_s"]
 
 
-def over_http(port, body):
+def stream_generate(port, body):
+    """POST /generate as an NDJSON stream: when it was sent, when each token line arrived, the prompt's tokens."""
     connection = http.client.HTTPConnection("127.0.0.1", port)
     start = time.perf_counter()
     connection.request("POST", "/generate", json.dumps(body),
@@ -62,6 +63,11 @@ def over_http(port, body):
         if "id" in message:
             arrivals.append(time.perf_counter())
     connection.close()
+    return start, arrivals, prompt_tokens
+
+
+def over_http(port, body):
+    start, arrivals, prompt_tokens = stream_generate(port, body)
     first_token_ms = (arrivals[0] - start) * 1000
     tokens_per_second = (len(arrivals) - 1) / (arrivals[-1] - arrivals[0])
     return first_token_ms, tokens_per_second, prompt_tokens

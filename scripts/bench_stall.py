@@ -17,7 +17,7 @@ import statistics
 import threading
 import time
 
-from bench_http import start_server
+from bench_http import start_server, stream_generate
 
 
 def stream(port, body, arrivals, started):
@@ -41,26 +41,9 @@ def stream(port, body, arrivals, started):
 
 
 def long_prompt(port, text, context):
-    connection = http.client.HTTPConnection("127.0.0.1", port)
-    start = time.perf_counter()
-    connection.request("POST", "/generate", json.dumps({"prompt": text, "num_tokens": 1, "max_seq_len": context,
-                                                        "stream": True}),
-                       {"Content-Type": "application/json", "Accept": "application/x-ndjson"})
-    response = connection.getresponse()
-    first = None
-    prompt_tokens = 0
-    while True:
-        line = response.readline()
-        if not line:
-            break
-        message = json.loads(line)
-        if message.get("done"):
-            prompt_tokens = message["usage"]["prompt_tokens"]
-            break
-        if "id" in message and first is None:
-            first = time.perf_counter()
-    connection.close()
-    return start, first, prompt_tokens
+    start, arrivals, prompt_tokens = stream_generate(port, {"prompt": text, "num_tokens": 1, "max_seq_len": context,
+                                                            "stream": True})
+    return start, arrivals[0] if arrivals else None, prompt_tokens
 
 
 def one_round(port, clients, num_tokens, context, text):
