@@ -86,7 +86,7 @@ struct Bench: ParsableCommand {
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         let peakRSS = Double(usage.ru_maxrss) / 1024  // kilobytes on Linux
-        let weightMB = Double(config.parameterCount * 4) / 1_048_576
+        let weightMB = Double(weights.storedBytes) / 1_048_576
         let cacheMB = Double(2 * config.layers * config.maxT * config.channels * 4) / 1_048_576
         let result = Result(model: name, format: format, weight_type: weightType, parameters: config.effectiveParameterCount, threads: threads,
                             load_ms: loadMilliseconds, prompt_tokens: promptTokens, prefill_tokens_per_s: prefill.mean,
@@ -96,7 +96,7 @@ struct Bench: ParsableCommand {
                             busy_neighbours: busyNeighbours,
                             read_gb_per_s: readBytesPerSecond.map { $0 / 1e9 },
                             decode_fraction_of_bandwidth: readBytesPerSecond.map {
-                                decode.mean * Double(config.parameterCount * 4) / $0
+                                decode.mean * Double(weights.storedBytes) / $0
                             })
         if json {
             let encoder = JSONEncoder()
