@@ -80,4 +80,75 @@ import Testing
             #expect(ranges.count <= max(1, count / grain))
         }
     }
+
+    /// A helper that is away while it holds a chunk (here: sleeping, as a
+    /// descheduled thread would) costs the caller more than it saves, so the
+    /// caller soon runs the loops alone; every chunk still runs exactly once.
+    @Test func aHelperThatStallsIsLeftOut() {
+        let pool = WorkerPool(threads: 2)
+        let caller = Thread.current
+        let byHelper = Atomic<Int>(0)
+        for _ in 0..<50 {
+            let runs = Mutex([Int](repeating: 0, count: 8))
+            pool.forEachChunk(8) { k in
+                if Thread.current != caller {
+                    byHelper.add(1, ordering: .relaxed)
+                    usleep(20_000)
+                } else {
+                    usleep(200)  // long enough for the spinning helper to claim a chunk
+                }
+                runs.withLock { $0[k] += 1 }
+            }
+            #expect(runs.withLock { $0 } == Array(repeating: 1, count: 8))
+        }
+        // Without the judgement the helper claims a chunk in nearly every one of
+        // the 50 loops; with it, only in the first and in a few trials between
+        // solo spells (of 20, 40, 80 ms ...).
+        #expect(byHelper.load(ordering: .relaxed) < 15)
+    }
+}
+
+@Suite struct HelperPayoffTests {
+    let start = ContinuousClock.now
+
+    @Test func helpersThatSaveMoreThanTheyCostStay() {
+        var payoff = HelperPayoff()
+        for i in 0..<1_000 {  // half the chunks each, a short wait for the last one
+            payoff.record(mine: 4, theirs: 4, working: 40e-6, waiting: 5e-6, at: start + .microseconds(50 * i))
+        }
+        #expect(payoff.soloUntil == nil)
+    }
+
+    @Test func aLostTimeSliceSendsTheCallerSolo() {
+        var payoff = HelperPayoff()
+        for i in 0..<10 { payoff.record(mine: 4, theirs: 4, working: 40e-6, waiting: 5e-6, at: start + .microseconds(50 * i)) }
+        let now = start + .milliseconds(1)
+        payoff.record(mine: 7, theirs: 1, working: 70e-6, waiting: 4e-3, at: now)  // a helper away for 4 ms
+        #expect(payoff.runsAlone(at: now + .milliseconds(19)))
+        #expect(!payoff.runsAlone(at: now + .milliseconds(20)))
+        #expect(payoff.saved == 0 && payoff.waited == 0)
+    }
+
+    @Test func smallLossesAreNoise() {
+        var payoff = HelperPayoff()
+        payoff.record(mine: 1, theirs: 1, working: 1e-6, waiting: 100e-6, at: start)
+        #expect(payoff.soloUntil == nil)
+    }
+
+    /// A trial that fails soon after a spell doubles the next spell (up to a
+    /// second); one that fails long after starts again from the shortest.
+    @Test func spellsGrowWhileTheMachineStaysBusy() {
+        var payoff = HelperPayoff()
+        var now = start
+        var spells: [Duration] = []
+        for _ in 0..<8 {
+            payoff.record(mine: 1, theirs: 1, working: 1e-6, waiting: 5e-3, at: now)
+            spells.append(payoff.solo)
+            now = payoff.soloUntil! + .milliseconds(1)
+        }
+        #expect(spells == [20, 40, 80, 160, 320, 640, 1_000, 1_000].map { Duration.milliseconds($0) })
+        now += .seconds(10)
+        payoff.record(mine: 1, theirs: 1, working: 1e-6, waiting: 5e-3, at: now)
+        #expect(payoff.solo == .milliseconds(20))
+    }
 }

@@ -17,7 +17,9 @@ import Synchronization
 ///   other threads when generation pauses.
 /// - the caller, once no chunk is left to claim, waits for the chunks still
 ///   running by blocking, not spinning, so that a helper the OS took away
-///   can get the caller's core back.
+///   can get the caller's core back;
+/// - when such waits cost more than the helpers save (a busy machine), the
+///   caller runs its loops alone for a while (HelperPayoff.swift).
 /// Every chunk writes its own rows, so results do not depend on which thread
 /// ran which chunk: the same bits with one thread or many.
 package final class WorkerPool: @unchecked Sendable {
@@ -47,6 +49,9 @@ package final class WorkerPool: @unchecked Sendable {
     private let finishing = NSCondition()
     /// How long a helper spins for the next loop before parking.
     private static let spinTime: Duration = .microseconds(200)
+    /// Whether waking the helpers pays off now (read and written under `caller`).
+    private var payoff = HelperPayoff()
+    private let clock = ContinuousClock()
 
     package init(threads: Int) {
         self.threads = max(1, threads)
@@ -79,7 +84,11 @@ package final class WorkerPool: @unchecked Sendable {
             return
         }
         let ran: Void? = caller.withLockIfAvailable { _ in
-            withoutActuallyEscaping(body) { body in runShared(chunks, body) }
+            if payoff.runsAlone(at: clock.now) {
+                for k in 0..<chunks { body(k, 0) }
+            } else {
+                withoutActuallyEscaping(body) { body in runShared(chunks, body) }
+            }
         }
         if ran == nil {
             for k in 0..<chunks { body(k, 0) }
@@ -101,7 +110,10 @@ package final class WorkerPool: @unchecked Sendable {
         parking.lock()
         if parked > 0 { parking.broadcast() }
         parking.unlock()
-        while claimAndRun(generation: generation, worker: 0) {}
+        let start = clock.now
+        var mine = 0
+        while claimAndRun(generation: generation, worker: 0) { mine += 1 }
+        let ownDone = clock.now
         // Chunks still running belong to helpers; a short spin covers the usual
         // case of one finishing now, blocking covers a helper that was descheduled.
         var spins = 0
@@ -112,6 +124,9 @@ package final class WorkerPool: @unchecked Sendable {
             finishing.unlock()
         }
         self.body = nil
+        let end = clock.now
+        payoff.record(mine: mine, theirs: chunks - mine, working: (ownDone - start) / .seconds(1),
+                      waiting: (end - ownDone) / .seconds(1), at: end)
     }
 
     /// Claims the next chunk of loop `generation` and runs it; false when that

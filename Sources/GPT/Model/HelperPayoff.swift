@@ -1,0 +1,58 @@
+/// Whether a pool's helper threads are worth waking, judged from the loops
+/// they just took part in.
+///
+/// On a quiet machine they always are. On a shared one, a helper that the
+/// OS takes away while it holds a chunk makes the caller wait for a time
+/// slice (milliseconds), while a small model's whole loop is a few
+/// microseconds of work: with one busy neighbour, 2-thread decode of the
+/// bundled model fell to about half of what one thread alone managed. So
+/// every shared loop is weighed: the time the helpers' chunks would have
+/// cost the caller (its own time per chunk, times their chunks) against the
+/// time it spent waiting for them. When the waiting outweighs the saving
+/// over recent loops by more than half a millisecond, the caller runs its loops alone for a while, then
+/// tries the helpers again; the while doubles each time the trial fails
+/// soon after, so a machine that stays busy is probed seldom.
+///
+/// Which thread runs a chunk never changes its result, so neither does this.
+struct HelperPayoff {
+    /// Decay per loop of the sums below: they weigh about the last hundred loops.
+    static let decay = 0.99
+    static let shortestSolo: Duration = .milliseconds(20)
+    static let longestSolo: Duration = .seconds(1)
+
+    /// Seconds the helpers saved and the caller waited, over recent loops.
+    private(set) var saved = 0.0
+    private(set) var waited = 0.0
+    /// How long the next solo spell lasts.
+    private(set) var solo = shortestSolo
+    /// When the current (or last) solo spell ends; loops before then run on the caller alone.
+    private(set) var soloUntil: ContinuousClock.Instant?
+
+    /// True while the caller should run its loops alone.
+    func runsAlone(at now: ContinuousClock.Instant) -> Bool {
+        soloUntil.map { now < $0 } ?? false
+    }
+
+    /// Records one shared loop: the caller ran `mine` chunks in `working`
+    /// seconds, the helpers `theirs`, and after its last chunk the caller
+    /// waited `waiting` seconds for theirs to finish.
+    mutating func record(mine: Int, theirs: Int, working: Double, waiting: Double, at now: ContinuousClock.Instant) {
+        // The caller claims first, so `mine` is 0 only when a helper took
+        // every chunk while the caller was away: they saved it all.
+        let perChunk = mine > 0 ? working / Double(mine) : waiting / Double(max(1, theirs))
+        saved = saved * Self.decay + perChunk * Double(theirs)
+        waited = waited * Self.decay + waiting
+        // Net losses under half a millisecond are noise (a helper parked a
+        // moment too early); a time slice lost is milliseconds.
+        guard waited > saved + 0.0005 else { return }
+        // A trial that failed within a few spells' time of the last one: stay alone longer.
+        if let last = soloUntil, now - last < solo * 4 {
+            solo = min(solo * 2, Self.longestSolo)
+        } else {
+            solo = Self.shortestSolo
+        }
+        soloUntil = now + solo
+        saved = 0
+        waited = 0
+    }
+}
