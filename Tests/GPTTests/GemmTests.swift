@@ -1,3 +1,4 @@
+import CKernels
 import Testing
 @testable import GPT
 
@@ -22,7 +23,7 @@ import Testing
                 plain[i * N + j] = Float(0.5 * sum + 2 * Double(c[i * N + j]))
             }
         }
-        #expect(Tiling(segments: [0..<M], N: N, K: K).count > 4, "the shape must make several tiles")
+        #expect(Tiling(M: M, N: N, K: K).count > 4, "the shape must make several tiles")
         var results: [[Float]] = []
         for threads in [1, 2, 3] {
             var fast = c
@@ -34,53 +35,88 @@ import Testing
         #expect(results[1] == results[0] && results[2] == results[0])
     }
 
-    /// Tiles cover the output exactly once, for products small and large, and
-    /// never straddle two segments of rows.
+    /// Tiles cover the output exactly once, for products small and large.
     @Test(arguments: [(1, 1, 1), (17, 5, 3), (300, 64, 4_000), (512, 50_257, 768), (2_304, 768, 2_048)])
     func tilesCoverTheOutputOnce(M: Int, N: Int, K: Int) {
-        for segments in [[0..<M], [0..<M / 3, M / 3..<M / 3 + 1, M / 3 + 1..<M]] {
-            let tiling = Tiling(segments: segments, N: N, K: K)
-            var covered = 0
-            for (rows, columns) in tiling.tiles {
-                #expect(!rows.isEmpty && !columns.isEmpty && rows.upperBound <= M && columns.upperBound <= N)
-                #expect(columns.count <= tiling.columnsPerTile)
-                #expect(segments.contains { $0.contains(rows.lowerBound) && $0.contains(rows.upperBound - 1) })
-                covered += rows.count * columns.count
+        let tiling = Tiling(M: M, N: N, K: K)
+        var covered = [Int](repeating: 0, count: M * N)
+        for (rows, columns) in tiling.tiles {
+            #expect(!rows.isEmpty && !columns.isEmpty && rows.upperBound <= M && columns.upperBound <= N)
+            for r in rows { for c in columns { covered[r * N + c] += 1 } }
+        }
+        #expect(covered.allSatisfy { $0 == 1 })
+        #expect(tiling.count < 1 << 16)
+    }
+
+    /// The packed gemm, for every weight type and instruction set: each
+    /// element is exactly one chain of fused multiply-adds over k in order
+    /// (from zero, or from C's value when accumulating), computed here with
+    /// the weights as the test decodes them from the formats' definitions.
+    /// Shapes cut across the register blocks (6 rows, 16 columns) and the
+    /// cache blocks of K (256).
+    @Test(arguments: WeightKernelTests.types)
+    func gemmIsOneMultiplyAddChainPerElement(type: gpt_type) {
+        for (rows, N, K, first, last) in [(23, 37, 544, 0, 37), (6, 16, 32, 0, 16), (1, 70, 288, 5, 69), (40, 128, 768, 64, 128)] {
+            var random = Xoshiro256StarStar(seed: UInt64(rows * 31 + K))
+            func values(_ count: Int) -> [Float] { (0..<count).map { _ in Float(random.next() % 20001) / 10000 - 1 } }
+            let a = values(rows * K), start = values(rows * N)
+            let encoded = Encoded(type: type, weights: values(N * K), columns: K)
+            let w = encoded.decoded()
+            var packed = [Float](repeating: .nan, count: gpt_gemm_packed_floats(Int32(rows), Int32(K)))
+            gpt_gemm_pack(a, Int32(K), Int32(rows), Int32(K), &packed)
+            for accumulate in [false, true] {
+                var expected = start
+                for m in 0..<rows {
+                    for n in first..<last {
+                        var sum: Float = accumulate ? start[m * N + n] : 0
+                        for k in 0..<K { sum = sum.addingProduct(a[m * K + k], w[n * K + k]) }
+                        expected[m * N + n] = sum
+                    }
+                }
+                for isa in WeightKernelTests.instructionSets {
+                    var out = start
+                    var scratch = [Float](repeating: .nan, count: gpt_gemm_scratch_floats(Int32(K)))
+                    gpt_gemm_isa(isa, type, packed, Int32(rows), Int32(K), encoded.bytes, Int32(first), Int32(last), &out,
+                                 Int32(N), accumulate ? 1 : 0, &scratch)
+                    #expect(out == expected, "\(type) isa \(isa) rows \(rows) N \(N) K \(K) columns \(first)..<\(last) accumulate \(accumulate)")
+                }
             }
-            #expect(covered == M * N)
-            #expect(tiling.count < 1 << 16)
         }
     }
 
-    /// Each segment of a product's rows gets the bits of its own product
-    /// alone, in any company, with f32 weights and widened ones (a
-    /// multi-sequence pass relies on it; OpenBLAS alone rounds a row by its
-    /// place in the call).
-    @Test func segmentsGetTheBitsOfTheirProductAlone() {
-        let (N, K) = (96, 200)
-        let lengths = [40, 1, 17, 29, 12, 70]
-        let M = lengths.reduce(0, +)
+    /// The pool's gemm over segments of rows (as a multi-sequence pass has
+    /// them, short rows between that it must leave alone), on 1 to 3
+    /// threads: each segment's rows get the bits of the plain chains, that
+    /// is, of the segment alone.
+    @Test func segmentsGetTheBitsOfTheirRowsAlone() {
+        let (N, K) = (200, 320)
+        let segments = [0..<40, 41..<58, 58..<87, 99..<169]  // rows 40 and 87..<99 are not the gemm's
+        let M = 169
         var random = Xoshiro256StarStar(seed: 5)
         func values(_ count: Int) -> [Float] { (0..<count).map { _ in Float(random.next() % 2001) / 1000 - 1 } }
-        let a = values(M * K), w = values(N * K)
-        var segments: [Range<Int>] = []
-        for length in lengths { segments.append((segments.last?.upperBound ?? 0) ..< (segments.last?.upperBound ?? 0) + length) }
-        let pool = WorkerPool(threads: 2)
-        let halves = w.map(Float16.init)
+        let a = values(M * K), bias = values(M * N)
+        let halves = values(N * K).map(Float16.init)
+        let w = halves.map(Float.init)
+        var expected = bias
+        for segment in segments {
+            for m in segment {
+                for n in 0..<N {
+                    var sum = bias[m * N + n]
+                    for k in 0..<K { sum = sum.addingProduct(a[m * K + k], w[n * K + k]) }
+                    expected[m * N + n] = sum
+                }
+            }
+        }
         halves.withUnsafeBytes { raw in
-            let widened = StoredTensor(type: .f16, data: raw.baseAddress!)
-            var together = [Float](repeating: 0, count: M * N), togetherWidened = together
-            pool.sgemm(transposeB: true, M: M, N: N, K: K, a, lda: K, w, ldb: K, &together, ldc: N, segments: segments)
-            pool.sgemm(M: M, N: N, K: K, a, widening: widened, &togetherWidened, segments: segments)
-            for segment in segments {
-                let rows = Array(a[segment.lowerBound * K ..< segment.upperBound * K])
-                var alone = [Float](repeating: 0, count: segment.count * N), aloneWidened = alone
-                pool.sgemm(transposeB: true, M: segment.count, N: N, K: K, rows, lda: K, w, ldb: K, &alone, ldc: N)
-                pool.sgemm(M: segment.count, N: N, K: K, rows, widening: widened, &aloneWidened)
-                let part = segment.lowerBound * N ..< segment.upperBound * N
-                let (same, sameWidened) = (Array(together[part]) == alone, Array(togetherWidened[part]) == aloneWidened)
-                #expect(same, "segment \(segment)")
-                #expect(sameWidened, "segment \(segment), f16 weights")
+            let weight = StoredTensor(type: .f16, data: raw.baseAddress!)
+            for threads in [1, 2, 3] {
+                let pool = WorkerPool(threads: threads)
+                var out = bias
+                let packed = UnsafeMutablePointer<Float>.allocate(capacity: WorkerPool.gemmPackedFloats(segments: segments, K: K))
+                let workspace = UnsafeMutablePointer<Float>.allocate(capacity: threads * gpt_gemm_scratch_floats(Int32(K)))
+                defer { packed.deallocate(); workspace.deallocate() }
+                pool.gemm(a, weight, &out, N: N, K: K, segments: segments, accumulate: true, packed: packed, workspace: workspace)
+                #expect(out == expected, "\(threads) threads")
             }
         }
     }

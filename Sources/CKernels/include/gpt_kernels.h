@@ -61,4 +61,37 @@ void gpt_widen_rows(gpt_type type, const void *weight, float *out, int IC, int f
 /// gpt_widen_rows with a given instruction set, which the CPU must have.
 void gpt_widen_rows_isa(gpt_isa isa, gpt_type type, const void *weight, float *out, int IC, int first, int last);
 
+
+// MARK: products of many rows (gemm.c)
+
+/// Rows of C per register block, columns per packed weight panel, and values
+/// of K per cache block.
+#define GPT_GEMM_ROWS 6
+#define GPT_GEMM_COLUMNS 16
+#define GPT_GEMM_DEPTH 256
+
+/// Floats that gpt_gemm_pack writes for `rows` rows of K (rows rounded up to
+/// a multiple of GPT_GEMM_ROWS).
+size_t gpt_gemm_packed_floats(int rows, int K);
+
+/// Packs `rows` rows of A (row-major, lda) for gpt_gemm: groups of
+/// GPT_GEMM_ROWS rows, K-major, the last group padded with zeros.
+void gpt_gemm_pack(const float *A, int lda, int rows, int K, float *packed);
+
+/// Floats of scratch that one gpt_gemm call needs (each concurrent call its own).
+size_t gpt_gemm_scratch_floats(int K);
+
+/// C[m][n] = Σ_k A[m][k] · W[n][k] (plus C[m][n]'s value when `accumulate`)
+/// for rows m < rows and columns n in [first, last): A packed by
+/// gpt_gemm_pack, W (N, K) stored as `type` (K a multiple of 32 for q8_0 and
+/// q4_0), C row-major with ldc. Each element is one chain of fused
+/// multiply-adds over k in order, starting from 0 (or C): the same bits
+/// whatever `rows`, `first`, `last` and the instruction set.
+void gpt_gemm(gpt_type type, const float *packed, int rows, int K, const void *W, int first, int last, float *C,
+              int ldc, int accumulate, float *scratch);
+
+/// gpt_gemm with a given instruction set, which the CPU must have.
+void gpt_gemm_isa(gpt_isa isa, gpt_type type, const float *packed, int rows, int K, const void *W, int first,
+                  int last, float *C, int ldc, int accumulate, float *scratch);
+
 #endif

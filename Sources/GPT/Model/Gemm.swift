@@ -1,33 +1,34 @@
 import CBLAS
 import CKernels
 
-/// Matrix products of many rows (prompts, training) on the worker pool.
+/// Matrix products of many rows on the worker pool.
 ///
-/// The output is cut into tiles that the pool's threads claim one at a
-/// time, and each tile is one single-threaded OpenBLAS sgemm: OpenBLAS
-/// brings its packed, register-blocked kernels, the pool brings threads
-/// that never wait for one another. (OpenBLAS's own threads spin until all
-/// of them arrive, so one thread that the OS takes away stalls the whole
-/// product: 2-thread prefill fell to a tenth with one busy neighbour.)
-/// Tiles split only rows and columns of the output, never the sum over K,
-/// so every element is computed in the same order whatever the thread count:
-/// the same bits with one thread or many.
+/// Training's products (with transposes, f32) are cut into tiles that the
+/// pool's threads claim one at a time, each one single-threaded OpenBLAS
+/// sgemm: OpenBLAS brings its packed, register-blocked kernels, the pool
+/// brings threads that never wait for one another. (OpenBLAS's own threads
+/// spin until all of them arrive, so one thread that the OS takes away
+/// stalls the whole product: 2-thread prefill fell to a tenth with one busy
+/// neighbour.) Tiles split only rows and columns of the output, never the
+/// sum over K, so every element is computed in the same order whatever the
+/// thread count: the same bits with one thread or many.
 ///
-/// A product's rows may come in segments (the sequences of a multi-sequence
-/// pass), each tiled as if it were the whole product: OpenBLAS rounds a row
-/// by its place in the call (measured: its kernel handles rows in groups of
-/// 12, and the halves of a group differently), so a row gets the bits it
-/// would get in its segment alone only if its segment's tiles are the same.
+/// Prefill's products go through CKernels' own gpt_gemm instead (below):
+/// it reads every weight type, packs the prompt's rows once for all tiles
+/// (OpenBLAS repacked them for every tile: a fifth of prefill's time), and
+/// sums every element the same way wherever it sits, so a sequence gets the
+/// same bits beside any other (OpenBLAS rounds a row by its place in the
+/// call: its kernel takes rows in groups of 12 and the two halves of a
+/// group differently).
 extension WorkerPool {
     /// C (M, N) = alpha · op(A) · op(B) + beta · C, row-major, where op(A) is
     /// (M, K) (A itself, or Aᵀ when `transposeA`) and op(B) is (K, N).
-    /// `segments` (default: all M rows as one) partition the rows of C.
     package func sgemm(transposeA: Bool = false, transposeB: Bool = false, M: Int, N: Int, K: Int,
                        alpha: Float = 1, _ A: UnsafePointer<Float>, lda: Int,
                        _ B: UnsafePointer<Float>, ldb: Int,
-                       beta: Float = 0, _ C: UnsafeMutablePointer<Float>, ldc: Int, segments: [Range<Int>]? = nil) {
+                       beta: Float = 0, _ C: UnsafeMutablePointer<Float>, ldc: Int) {
         guard M > 0, N > 0 else { return }
-        let tiling = Tiling(segments: segments ?? [0..<M], N: N, K: K)
+        let tiling = Tiling(M: M, N: N, K: K)
         forEachChunk(tiling.count) { k in
             let (rows, columns) = tiling.tiles[k]
             // Where the tile's rows of op(A) and columns of op(B) start.
@@ -41,57 +42,71 @@ extension WorkerPool {
 }
 
 extension WorkerPool {
-    /// C (M, N) = A (M, K) · Wᵀ + beta · C, row-major, where W (N, K) is
-    /// stored as `weight.type`: each tile first widens its N-slice of W to
-    /// floats (K values a row), then runs sgemm on them. Widening costs K per
-    /// row of W, the tile's product K per row of W and row of A: little for
-    /// the many rows of a prompt.
-    package func sgemm(M: Int, N: Int, K: Int, _ A: UnsafePointer<Float>, widening weight: StoredTensor,
-                       beta: Float = 0, _ C: UnsafeMutablePointer<Float>, segments: [Range<Int>]? = nil) {
-        guard M > 0, N > 0 else { return }
-        let tiling = Tiling(segments: segments ?? [0..<M], N: N, K: K)
-        // One buffer per worker, reused for each tile it takes: fresh memory per
-        // tile would cost page faults on every tile.
-        let buffers = UnsafeMutablePointer<Float>.allocate(capacity: threads * tiling.columnsPerTile * K)
-        defer { buffers.deallocate() }
-        forEachChunk(tiling.count) { k, worker in
-            let (rows, columns) = tiling.tiles[k]
-            let widened = buffers + worker * tiling.columnsPerTile * K
-            gpt_widen_rows(weight.type.kernelType, weight.data, widened, Int32(K),
-                           Int32(columns.lowerBound), Int32(columns.upperBound))
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows.count), Int32(columns.count), Int32(K),
-                        1, A + rows.lowerBound * K, Int32(K), widened, Int32(K),
-                        beta, C + rows.lowerBound * N + columns.lowerBound, Int32(N))
+    /// Rows `segments` of C (…, N) = the same rows of A (…, K) · Wᵀ, plus
+    /// C's own value when `accumulate` (a bias put there), for prefill: W
+    /// (N, K) in its stored type, through CKernels' gpt_gemm, which widens
+    /// it while packing. First the rows are packed (in chunks of the pool),
+    /// then each tile of one segment's rows by 64 columns is a chunk.
+    /// Every element is one chain of multiply-adds over K in order, so a row
+    /// gets the same bits whatever the other rows, the tiles or the threads.
+    ///
+    /// - packed: room for ``gemmPackedFloats(segments:K:)`` floats.
+    /// - workspace: `gpt_gemm_scratch_floats(K)` floats for each of the pool's threads.
+    package func gemm(_ A: UnsafePointer<Float>, _ weight: StoredTensor, _ C: UnsafeMutablePointer<Float>, N: Int,
+                      K: Int, segments: [Range<Int>], accumulate: Bool, packed: UnsafeMutablePointer<Float>,
+                      workspace: UnsafeMutablePointer<Float>) {
+        let groupRows = Int(GPT_GEMM_ROWS)
+        // Where each segment's packed rows start, and its groups of rows.
+        var offsets: [Int] = [], groups: [(segment: Int, first: Int)] = []
+        var offset = 0
+        for (index, rows) in segments.enumerated() {
+            offsets.append(offset)
+            for first in stride(from: rows.lowerBound, to: rows.upperBound, by: groupRows) { groups.append((index, first)) }
+            offset += gpt_gemm_packed_floats(Int32(rows.count), Int32(K))
         }
+        forEachRange(groups.count, grain: max(1, (1 << 16) / (groupRows * K))) { range in
+            for (index, first) in groups[range] {
+                let rows = segments[index]
+                gpt_gemm_pack(A + first * K, Int32(K), Int32(min(groupRows, rows.upperBound - first)), Int32(K),
+                              packed + offsets[index] + (first - rows.lowerBound) * K)
+            }
+        }
+        let columnsPerTile = 64
+        let tiles = segments.indices.flatMap { index in stride(from: 0, to: N, by: columnsPerTile).map { (index, $0) } }
+        let workspaceFloats = gpt_gemm_scratch_floats(Int32(K))
+        forEachChunk(tiles.count) { k, worker in
+            let (index, column) = tiles[k]
+            let rows = segments[index]
+            gpt_gemm(weight.type.kernelType, packed + offsets[index], Int32(rows.count), Int32(K), weight.data,
+                     Int32(column), Int32(min(N, column + columnsPerTile)), C + rows.lowerBound * N, Int32(N),
+                     accumulate ? 1 : 0, workspace + worker * workspaceFloats)
+        }
+    }
+
+    /// Floats that ``gemm(_:_:_:N:K:segments:accumulate:packed:workspace:)`` packs `segments` into.
+    package static func gemmPackedFloats(segments: [Range<Int>], K: Int) -> Int {
+        segments.reduce(0) { $0 + gpt_gemm_packed_floats(Int32($1.count), Int32(K)) }
     }
 }
 
-/// How a product's output is cut into tiles: up to 256 rows by a multiple
+/// How an sgemm's output is cut into tiles: up to 256 rows by a multiple
 /// of 16 columns, about 16M multiply-adds each (~0.2 ms on one core here):
 /// large enough that packing A and B costs a few percent, small enough that
-/// two threads balance and a descheduled thread holds up little. Each
-/// segment of rows is tiled on its own, by its length alone.
+/// two threads balance and a descheduled thread holds up little.
 struct Tiling {
     let tiles: [(rows: Range<Int>, columns: Range<Int>)]
-    /// The widest tile's columns.
-    let columnsPerTile: Int
 
-    init(segments: [Range<Int>], N: Int, K: Int) {
+    init(M: Int, N: Int, K: Int) {
         var tiles: [(rows: Range<Int>, columns: Range<Int>)] = []
-        var widest = 0
-        for segment in segments where !segment.isEmpty {
-            let rowTiles = (segment.count + 255) / 256
-            let rowsPerTile = (segment.count + rowTiles - 1) / rowTiles
-            let columnsPerTile = min(N, max(16, (1 << 24) / max(1, rowsPerTile * K) / 16 * 16))
-            widest = max(widest, columnsPerTile)
-            for first in stride(from: segment.lowerBound, to: segment.upperBound, by: rowsPerTile) {
-                for column in stride(from: 0, to: N, by: columnsPerTile) {
-                    tiles.append((first..<min(segment.upperBound, first + rowsPerTile), column..<min(N, column + columnsPerTile)))
-                }
+        let rowTiles = (M + 255) / 256
+        let rowsPerTile = (M + rowTiles - 1) / rowTiles
+        let columnsPerTile = min(N, max(16, (1 << 24) / max(1, rowsPerTile * K) / 16 * 16))
+        for first in stride(from: 0, to: M, by: rowsPerTile) {
+            for column in stride(from: 0, to: N, by: columnsPerTile) {
+                tiles.append((first..<min(M, first + rowsPerTile), column..<min(N, column + columnsPerTile)))
             }
         }
         self.tiles = tiles
-        columnsPerTile = widest
     }
 
     var count: Int { tiles.count }

@@ -129,16 +129,16 @@ public final class Model: Sendable {
         }
     }
 
-    /// Passes of at most this many tokens use our few-token kernels; longer
-    /// ones OpenBLAS's sgemm tiles, whose packing pays off only on many rows.
+    /// Passes of at most this many tokens use the few-token kernels; longer
+    /// ones the packed gemm, whose packing pays off only on many rows.
     /// (Measured: ours is ahead at 4 and 8 tokens and level at 16, on both
     /// the bundled model and the 124M shape.)
     public static let fewTokens = 16
 
     /// out (T, OC) = inp (T, IC) · weight (OC, IC)ᵀ + bias, on the worker pool,
     /// with the weights in their stored type, for rows in `segments`: rows of
-    /// long segments through OpenBLAS's sgemm tiles (compute-bound; other
-    /// types are widened tile by tile), each segment tiled alone; rows of
+    /// long segments through the packed gemm (compute-bound; weights widened
+    /// to f32 as they are packed); rows of
     /// short ones (`fewTokens` or fewer: decode steps, short prompts) through
     /// CKernels' row products, bound by reading the weights, so they read them
     /// as stored (half the bytes for 16-bit types, about a quarter for q8_0),
@@ -173,18 +173,12 @@ public final class Model: Sendable {
         }
 
         let long = segments.filter { $0.count > Self.fewTokens }
-        guard let last = long.last else { return }
+        guard !long.isEmpty else { return }
         if let bias {
             for segment in long { for t in segment { (out + t * OC).update(from: bias, count: OC) } }
         }
-        let beta: Float = bias == nil ? 0 : 1
-        let M = last.upperBound  // rows past M are not touched
-        if weight.type == .f32 {
-            pool.sgemm(transposeB: true, M: M, N: OC, K: IC, inp, lda: IC, weight.data.assumingMemoryBound(to: Float.self),
-                       ldb: IC, beta: beta, out, ldc: OC, segments: long)
-        } else {
-            pool.sgemm(M: M, N: OC, K: IC, inp, widening: weight, beta: beta, out, segments: long)
-        }
+        pool.gemm(inp, weight, out, N: OC, K: IC, segments: long, accumulate: bias != nil, packed: scratch.packed,
+                  workspace: scratch.gemmWorkspace)
     }
 
     /// out (C) = row `r` of an embedding table, widened to f32.

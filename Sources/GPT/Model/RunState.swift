@@ -65,6 +65,10 @@ public final class RunState {
         let scores: UnsafeMutablePointer<Float>
         /// The input of a product with q8_0 or q4_0 weights, rounded to 16-bit integers per block of 32: (T, 4C / 32) blocks.
         let quantized: UnsafeMutableRawPointer
+        /// The rows of long segments packed for the gemm (each segment rounded
+        /// up to whole groups of rows), and each worker's gemm workspace.
+        let packed: UnsafeMutablePointer<Float>
+        let gemmWorkspace: UnsafeMutablePointer<Float>
 
         init(config: GPTConfig, tokens T: Int, shortRows: Int, keys: Int, workers: Int) {
             let C = config.channels
@@ -82,10 +86,15 @@ public final class RunState {
             let rows = max(shortRows * config.heads, workers * Kernels.attentionRows)
             scores = .allocate(capacity: rows * keys)
             quantized = .allocate(byteCount: T * max(1, gpt_quantized_activation_bytes(Int32(4 * C))), alignment: 64)
+            // Long segments have more than fewTokens rows each, so at most
+            // T / (fewTokens + 1) of them, each rounded up by under a group.
+            let longRows = T > Model.fewTokens ? T + (T / (Model.fewTokens + 1)) * (Int(GPT_GEMM_ROWS) - 1) : 0
+            packed = .allocate(capacity: max(1, gpt_gemm_packed_floats(Int32(longRows), Int32(4 * C))))
+            gemmWorkspace = .allocate(capacity: longRows > 0 ? workers * gpt_gemm_scratch_floats(Int32(4 * C)) : 1)
         }
 
         deinit {
-            for buffer in [x, normed, qkv, attended, projected, hidden, scores] { buffer.deallocate() }
+            for buffer in [x, normed, qkv, attended, projected, hidden, scores, packed, gemmWorkspace] { buffer.deallocate() }
             quantized.deallocate()
         }
     }

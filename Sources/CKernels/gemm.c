@@ -1,0 +1,143 @@
+// The product of many activation rows with a weight matrix (prefill):
+// register-blocked (6 rows by 16 columns of C in sixteen vector registers),
+// cache-blocked (256 values of K at a time) and on packed panels, the
+// weights widened from their stored type while they are packed.
+//
+// Every element of C is one chain of fused multiply-adds over k in order,
+// from zero or from C's value: the same steps whatever the shape of the
+// call, the element's place in it, or the instruction set, so a row gets the
+// same bits alone, in a longer prompt, or beside other sequences.
+#include "gpt_kernels.h"
+
+#include <math.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
+#endif
+
+enum { MR = GPT_GEMM_ROWS, NR = GPT_GEMM_COLUMNS, KC = GPT_GEMM_DEPTH, MC = 96, NC = 64 };
+
+size_t gpt_gemm_packed_floats(int rows, int K) { return (size_t)(rows + MR - 1) / MR * MR * K; }
+
+void gpt_gemm_pack(const float *A, int lda, int rows, int K, float *packed) {
+    for (int i = 0; i < rows; i += MR) {
+        float *block = packed + (size_t)i * K;
+        const int R = rows - i < MR ? rows - i : MR;
+        for (int k = 0; k < K; k++) {
+            for (int r = 0; r < R; r++) block[k * MR + r] = A[(size_t)(i + r) * lda + k];
+            for (int r = R; r < MR; r++) block[k * MR + r] = 0;
+        }
+    }
+}
+
+// Weight rows [first, first + NR) (fewer at the matrix's end: zeros) for k
+// in [k0, k0 + kc), as kc groups of NR floats.
+static void pack_panel(gpt_isa isa, gpt_type type, const void *W, int K, int first, int last, int k0, int kc,
+                       float *panel, float *row) {
+    for (int j = 0; j < NR; j++) {
+        if (first + j < last) {
+            // Whole blocks for q8_0 and q4_0: k0 and kc are multiples of 32.
+            const char *stored = (const char *)W + (size_t)(first + j) * gpt_row_bytes(type, K) + gpt_row_bytes(type, k0);
+            gpt_widen_rows_isa(isa, type, stored, row, kc, 0, 1);
+            for (int k = 0; k < kc; k++) panel[k * NR + j] = row[k];
+        } else {
+            for (int k = 0; k < kc; k++) panel[k * NR + j] = 0;
+        }
+    }
+}
+
+// C block (MR, NR) = (from zero, or from C when `load`) + Σ over kc of a · w.
+// `rows` and `columns` say how much of the block lies inside C.
+static void block_portable(int kc, const float *a, const float *w, float *c, int ldc, int load, int rows, int columns) {
+    float acc[MR][NR];
+    for (int r = 0; r < MR; r++)
+        for (int j = 0; j < NR; j++) acc[r][j] = load && r < rows && j < columns ? c[(size_t)r * ldc + j] : 0;
+    for (int k = 0; k < kc; k++)
+        for (int r = 0; r < MR; r++)
+            for (int j = 0; j < NR; j++) acc[r][j] = fmaf(a[k * MR + r], w[k * NR + j], acc[r][j]);
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < columns; j++) c[(size_t)r * ldc + j] = acc[r][j];
+}
+
+#if defined(__x86_64__)
+AVX2 static void block_avx2(int kc, const float *a, const float *w, float *c, int ldc, int load, int rows, int columns) {
+    // A block at C's edge goes through a full-size copy, so the kernel has one shape.
+    float edge[MR * NR];
+    float *target = c;
+    int stride = ldc;
+    if (rows < MR || columns < NR) {
+        for (int r = 0; r < MR; r++)
+            for (int j = 0; j < NR; j++) edge[r * NR + j] = load && r < rows && j < columns ? c[(size_t)r * ldc + j] : 0;
+        target = edge;
+        stride = NR;
+        load = 1;
+    }
+    __m256 acc[MR][2];
+    for (int r = 0; r < MR; r++) {
+        acc[r][0] = load ? _mm256_loadu_ps(target + (size_t)r * stride) : _mm256_setzero_ps();
+        acc[r][1] = load ? _mm256_loadu_ps(target + (size_t)r * stride + 8) : _mm256_setzero_ps();
+    }
+#pragma clang loop unroll_count(4)
+    for (int k = 0; k < kc; k++) {
+        const __m256 w0 = _mm256_loadu_ps(w + k * NR), w1 = _mm256_loadu_ps(w + k * NR + 8);
+        for (int r = 0; r < MR; r++) {
+            const __m256 x = _mm256_broadcast_ss(a + k * MR + r);
+            acc[r][0] = _mm256_fmadd_ps(x, w0, acc[r][0]);
+            acc[r][1] = _mm256_fmadd_ps(x, w1, acc[r][1]);
+        }
+    }
+    for (int r = 0; r < MR; r++) {
+        _mm256_storeu_ps(target + (size_t)r * stride, acc[r][0]);
+        _mm256_storeu_ps(target + (size_t)r * stride + 8, acc[r][1]);
+    }
+    if (target == edge)
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < columns; j++) c[(size_t)r * ldc + j] = edge[r * NR + j];
+}
+#endif
+
+size_t gpt_gemm_scratch_floats(int K) { return (size_t)KC * NC + (size_t)K; }
+
+void gpt_gemm(gpt_type type, const float *packed, int rows, int K, const void *W, int first, int last, float *C,
+              int ldc, int accumulate, float *scratch) {
+    gpt_gemm_isa(gpt_kernels_isa(), type, packed, rows, K, W, first, last, C, ldc, accumulate, scratch);
+}
+
+// Loops, inner to outer: a register block of MR rows by one panel of NR
+// columns over KC values of k (the panel, KC · NR floats, stays in L1);
+// every MR rows of an MC-row block (MC · KC floats of A, in L2) against
+// that panel; every panel of NC columns (packed once per KC, in L2); every
+// MC-row block; every KC; every NC columns.
+void gpt_gemm_isa(gpt_isa isa, gpt_type type, const float *packed, int rows, int K, const void *W, int first,
+                  int last, float *C, int ldc, int accumulate, float *scratch) {
+    float *panels = scratch, *row = scratch + (size_t)KC * NC;
+    for (int jb = first; jb < last; jb += NC) {
+        const int jl = last - jb < NC ? last : jb + NC;
+        for (int k0 = 0; k0 < K; k0 += KC) {
+            const int kc = K - k0 < KC ? K - k0 : KC;
+            const int load = accumulate || k0 > 0;
+            for (int j = jb; j < jl; j += NR) pack_panel(isa, type, W, K, j, jl, k0, kc, panels + (size_t)(j - jb) * KC, row);
+            for (int ib = 0; ib < rows; ib += MC) {
+                const int il = rows - ib < MC ? rows : ib + MC;
+                for (int j = jb; j < jl; j += NR) {
+                    const float *panel = panels + (size_t)(j - jb) * KC;
+                    const int columns = jl - j < NR ? jl - j : NR;
+                    for (int i = ib; i < il; i += MR) {
+                        const float *a = packed + (size_t)i * K + (size_t)k0 * MR;
+                        float *c = C + (size_t)i * ldc + j;
+                        const int R = il - i < MR ? il - i : MR;
+#if defined(__x86_64__)
+                        if (isa == GPT_ISA_AVX2) {
+                            block_avx2(kc, a, panel, c, ldc, load, R, columns);
+                            continue;
+                        }
+#endif
+                        block_portable(kc, a, panel, c, ldc, load, R, columns);
+                    }
+                }
+            }
+        }
+    }
+}
