@@ -32,20 +32,57 @@ void gpt_gemm_pack(const float *A, int lda, int rows, int K, float *packed) {
     }
 }
 
+#if defined(__x86_64__)
+// dst[i][j] = src[j][i] for an 8 x 8 block of floats.
+AVX2 static void transpose8x8(const float *src, size_t src_stride, float *dst, size_t dst_stride) {
+    __m256 r[8], t[8];
+    for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(src + i * src_stride);
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+        r[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int i = 0; i < 4; i++) {
+        _mm256_storeu_ps(dst + i * dst_stride, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
+        _mm256_storeu_ps(dst + (i + 4) * dst_stride, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
+    }
+}
+#endif
+
 // Weight rows [first, first + NR) (fewer at the matrix's end: zeros) for k
-// in [k0, k0 + kc), as kc groups of NR floats.
+// in [k0, k0 + kc), as kc groups of NR floats. Rows of f32 are read where
+// they are; others are widened into `rows` (NR x KC floats) first.
 static void pack_panel(gpt_isa isa, gpt_type type, const void *W, int K, int first, int last, int k0, int kc,
-                       float *panel, float *row) {
-    for (int j = 0; j < NR; j++) {
-        if (first + j < last) {
+                       float *panel, float *rows) {
+    const int count = last - first < NR ? last - first : NR;
+    const float *source;
+    size_t stride;
+    if (type == GPT_TYPE_F32 && count == NR) {
+        source = (const float *)W + (size_t)first * K + k0;
+        stride = (size_t)K;
+    } else {
+        for (int j = 0; j < count; j++) {
             // Whole blocks for q8_0 and q4_0: k0 and kc are multiples of 32.
             const char *stored = (const char *)W + (size_t)(first + j) * gpt_row_bytes(type, K) + gpt_row_bytes(type, k0);
-            gpt_widen_rows_isa(isa, type, stored, row, kc, 0, 1);
-            for (int k = 0; k < kc; k++) panel[k * NR + j] = row[k];
-        } else {
-            for (int k = 0; k < kc; k++) panel[k * NR + j] = 0;
+            gpt_widen_rows_isa(isa, type, stored, rows + (size_t)j * KC, kc, 0, 1);
         }
+        for (int j = count; j < NR; j++) memset(rows + (size_t)j * KC, 0, (size_t)kc * sizeof(float));
+        source = rows;
+        stride = KC;
     }
+    int k = 0;
+#if defined(__x86_64__)
+    if (isa == GPT_ISA_AVX2)
+        for (; k + 8 <= kc; k += 8)
+            for (int j = 0; j < NR; j += 8) transpose8x8(source + j * stride + k, stride, panel + (size_t)k * NR + j, NR);
+#endif
+    for (; k < kc; k++)
+        for (int j = 0; j < NR; j++) panel[(size_t)k * NR + j] = source[j * stride + k];
 }
 
 // C block (MR, NR) = (from zero, or from C when `load`) + Σ over kc of a · w.
@@ -98,7 +135,10 @@ AVX2 static void block_avx2(int kc, const float *a, const float *w, float *c, in
 }
 #endif
 
-size_t gpt_gemm_scratch_floats(int K) { return (size_t)KC * NC + (size_t)K; }
+size_t gpt_gemm_scratch_floats(int K) {
+    (void)K;
+    return (size_t)KC * NC + (size_t)NR * KC;
+}
 
 void gpt_gemm(gpt_type type, const float *packed, int rows, int K, const void *W, int first, int last, float *C,
               int ldc, int accumulate, float *scratch) {
