@@ -54,22 +54,45 @@ AVX2 static void transpose8x8(const float *src, size_t src_stride, float *dst, s
 }
 #endif
 
-// Weight rows [first, first + NR) (fewer at the matrix's end: zeros) for k
-// in [k0, k0 + kc), as kc groups of NR floats. Rows of f32 are read where
-// they are; others are widened into `rows` (NR x KC floats) first.
-static void pack_panel(gpt_isa isa, gpt_type type, const void *W, int K, int first, int last, int k0, int kc,
-                       float *panel, float *rows) {
+// Where W[n][k] is: rows of `type` (row_bytes apart, k contiguous), or for
+// f32 any two strides (attention's keys, and its values read transposed).
+typedef struct {
+    gpt_type type;
+    const void *data;
+    size_t n_stride, k_stride;  // in floats, for f32
+} weight_source;
+
+// W's rows n in [first, first + NR) (fewer at the matrix's end:
+// zeros) for k in [k0, k0 + kc), as kc groups of NR floats. Float rows
+// along k are transposed where they are; other types are widened into
+// `rows` (NR x KC floats) first; floats along n are copied as they are.
+static void pack_panel(gpt_isa isa, const weight_source *w, int K, int first, int last, int k0, int kc, float *panel,
+                       float *rows) {
     const int count = last - first < NR ? last - first : NR;
+    if (w->type == GPT_TYPE_F32 && w->k_stride != 1) {  // n contiguous: W is stored transposed
+        for (int k = 0; k < kc; k++) {
+            const float *source = (const float *)w->data + (size_t)first * w->n_stride + (size_t)(k0 + k) * w->k_stride;
+            memcpy(panel + (size_t)k * NR, source, (size_t)count * sizeof(float));
+            memset(panel + (size_t)k * NR + count, 0, (size_t)(NR - count) * sizeof(float));
+        }
+        return;
+    }
     const float *source;
     size_t stride;
-    if (type == GPT_TYPE_F32 && count == NR) {
-        source = (const float *)W + (size_t)first * K + k0;
-        stride = (size_t)K;
+    if (w->type == GPT_TYPE_F32 && count == NR) {
+        source = (const float *)w->data + (size_t)first * w->n_stride + k0;
+        stride = w->n_stride;
     } else {
         for (int j = 0; j < count; j++) {
-            // Whole blocks for q8_0 and q4_0: k0 and kc are multiples of 32.
-            const char *stored = (const char *)W + (size_t)(first + j) * gpt_row_bytes(type, K) + gpt_row_bytes(type, k0);
-            gpt_widen_rows_isa(isa, type, stored, rows + (size_t)j * KC, kc, 0, 1);
+            float *row = rows + (size_t)j * KC;
+            if (w->type == GPT_TYPE_F32) {
+                memcpy(row, (const float *)w->data + (size_t)(first + j) * w->n_stride + k0, (size_t)kc * sizeof(float));
+            } else {
+                // Whole blocks for q8_0 and q4_0: k0 and kc are multiples of 32.
+                const char *stored = (const char *)w->data + (size_t)(first + j) * gpt_row_bytes(w->type, K) +
+                                     gpt_row_bytes(w->type, k0);
+                gpt_widen_rows_isa(isa, w->type, stored, row, kc, 0, 1);
+            }
         }
         for (int j = count; j < NR; j++) memset(rows + (size_t)j * KC, 0, (size_t)kc * sizeof(float));
         source = rows;
@@ -135,30 +158,22 @@ AVX2 static void block_avx2(int kc, const float *a, const float *w, float *c, in
 }
 #endif
 
-size_t gpt_gemm_scratch_floats(int K) {
-    (void)K;
-    return (size_t)KC * NC + (size_t)NR * KC;
-}
-
-void gpt_gemm(gpt_type type, const float *packed, int rows, int K, const void *W, int first, int last, float *C,
-              int ldc, int accumulate, float *scratch) {
-    gpt_gemm_isa(gpt_kernels_isa(), type, packed, rows, K, W, first, last, C, ldc, accumulate, scratch);
-}
+size_t gpt_gemm_scratch_floats(void) { return (size_t)KC * NC + (size_t)NR * KC; }
 
 // Loops, inner to outer: a register block of MR rows by one panel of NR
 // columns over KC values of k (the panel, KC · NR floats, stays in L1);
 // every MR rows of an MC-row block (MC · KC floats of A, in L2) against
 // that panel; every panel of NC columns (packed once per KC, in L2); every
 // MC-row block; every KC; every NC columns.
-void gpt_gemm_isa(gpt_isa isa, gpt_type type, const float *packed, int rows, int K, const void *W, int first,
-                  int last, float *C, int ldc, int accumulate, float *scratch) {
+static void gemm(gpt_isa isa, const weight_source *w, const float *packed, int rows, int K, int first, int last,
+                 float *C, int ldc, int accumulate, float *scratch) {
     float *panels = scratch, *row = scratch + (size_t)KC * NC;
     for (int jb = first; jb < last; jb += NC) {
         const int jl = last - jb < NC ? last : jb + NC;
         for (int k0 = 0; k0 < K; k0 += KC) {
             const int kc = K - k0 < KC ? K - k0 : KC;
             const int load = accumulate || k0 > 0;
-            for (int j = jb; j < jl; j += NR) pack_panel(isa, type, W, K, j, jl, k0, kc, panels + (size_t)(j - jb) * KC, row);
+            for (int j = jb; j < jl; j += NR) pack_panel(isa, w, K, j, jl, k0, kc, panels + (size_t)(j - jb) * KC, row);
             for (int ib = 0; ib < rows; ib += MC) {
                 const int il = rows - ib < MC ? rows : ib + MC;
                 for (int j = jb; j < jl; j += NR) {
@@ -180,4 +195,27 @@ void gpt_gemm_isa(gpt_isa isa, gpt_type type, const float *packed, int rows, int
             }
         }
     }
+}
+
+void gpt_gemm(gpt_type type, const float *packed, int rows, int K, const void *W, int first, int last, float *C,
+              int ldc, int accumulate, float *scratch) {
+    gpt_gemm_isa(gpt_kernels_isa(), type, packed, rows, K, W, first, last, C, ldc, accumulate, scratch);
+}
+
+void gpt_gemm_isa(gpt_isa isa, gpt_type type, const float *packed, int rows, int K, const void *W, int first,
+                  int last, float *C, int ldc, int accumulate, float *scratch) {
+    const weight_source w = {type, W, (size_t)K, 1};
+    gemm(isa, &w, packed, rows, K, first, last, C, ldc, accumulate, scratch);
+}
+
+void gpt_gemm_strided(const float *packed, int rows, int K, const float *W, size_t n_stride, size_t k_stride,
+                      int first, int last, float *C, int ldc, int accumulate, float *scratch) {
+    gpt_gemm_strided_isa(gpt_kernels_isa(), packed, rows, K, W, n_stride, k_stride, first, last, C, ldc, accumulate,
+                         scratch);
+}
+
+void gpt_gemm_strided_isa(gpt_isa isa, const float *packed, int rows, int K, const float *W, size_t n_stride,
+                          size_t k_stride, int first, int last, float *C, int ldc, int accumulate, float *scratch) {
+    const weight_source w = {GPT_TYPE_F32, W, n_stride, k_stride};
+    gemm(isa, &w, packed, rows, K, first, last, C, ldc, accumulate, scratch);
 }

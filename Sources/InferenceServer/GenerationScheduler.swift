@@ -10,8 +10,8 @@ import Logging
 /// Requests wait in a bounded queue for one of `maxActive` slots. Active
 /// generations advance together, one token each per turn, so nobody waits for
 /// another's whole generation. A turn is one multi-sequence pass: every
-/// decode step, and the next chunk (`TokenGenerator.windowChunk` tokens) of
-/// every pass over a window (a prompt, or a window that slid), each weight
+/// decode step, and the next piece of every pass over a window (a prompt, or
+/// a window that slid; as many rows as `WindowPacing` allows), each weight
 /// matrix streamed once for all of them and each sequence getting the bits it
 /// gets alone. So several clients cost little more than one, and a long
 /// prompt slows the running streams down rather than stopping them. A generation that asked for
@@ -188,23 +188,39 @@ final class GenerationScheduler: @unchecked Sendable {  // mutable state is guar
     }
 
     /// One turn for each of `slots`, outside the lock: every decode step and
-    /// the next chunk of every window pass run together as one multi-sequence
+    /// the next piece of every window pass run together as one multi-sequence
     /// pass (`Model.forward(segments:)`, one per `maxPassRows`), which streams
-    /// the weights once for all and gives each sequence the bits it gets alone.
+    /// the weights once for all and gives each sequence the bits it gets
+    /// alone. While some generations stream, window passes take the rows
+    /// that `pacing` allows; otherwise they run whole.
     private func step(_ slots: [Slot]) {
-        var pass: [Segment] = []
-        var rows = 0
+        var steps: [(slot: Slot, step: TokenGenerator.Step)] = []
         for slot in slots {
-            let segment: Segment
             switch slot.generator.nextStep() {
             case .over:
                 deliver(nil, for: slot)
-                continue
             case .scoring:
                 deliver(slot.generator.next(), for: slot)  // scores, then the first pass whole
+            case let step:
+                steps.append((slot, step))
+            }
+        }
+        let decodeSteps = steps.filter { if case .decode = $0.step { true } else { false } }.count
+        let windows = steps.count - decodeSteps
+        let share = windows == 0 ? 0 : max(WindowPacing.minimumRows, pacing.rowBudget(withSteps: decodeSteps > 0) / windows)
+        var pass: [Segment] = []
+        var rows = 0
+        for (slot, step) in steps {
+            let segment: Segment
+            switch step {
+            case .decode(let token, let state):
+                segment = Segment(slot: slot, tokens: [token], state: state, last: true, isStep: true)
+            case .window:
+                // Asked again, for a piece this turn can afford (asking has no side effect).
+                guard case .window(let piece, let state, let last) = slot.generator.nextStep(windowRows: min(share, Self.maxPassRows)) else { continue }
+                segment = Segment(slot: slot, tokens: Array(piece), state: state, last: last, isStep: false)
+            case .over, .scoring:
                 continue
-            case .decode(let token, let state): segment = Segment(slot: slot, tokens: [token], state: state, last: true)
-            case .window(let chunk, let state, let last): segment = Segment(slot: slot, tokens: Array(chunk), state: state, last: last)
             }
             if rows + segment.tokens.count > Self.maxPassRows {
                 run(pass)
@@ -216,22 +232,29 @@ final class GenerationScheduler: @unchecked Sendable {  // mutable state is guar
         run(pass)
     }
 
-    /// A generation's part of a turn's pass: a decode step, or a chunk of a window pass.
+    /// A generation's part of a turn's pass: a decode step, or a piece of a window pass.
     private struct Segment {
         let slot: Slot
         let tokens: [Int]
         let state: RunState
-        /// Its logits give the next token (a decode step, or a window pass's last chunk).
+        /// Its logits give the next token (a decode step, or a window pass's last piece).
         let last: Bool
+        let isStep: Bool
     }
 
-    /// Most rows of one pass (bounds its scratch memory): 16 chunks.
-    private static let maxPassRows = 16 * TokenGenerator.windowChunk
+    /// Most rows of one pass (bounds its scratch memory).
+    private static let maxPassRows = 1024
+
+    /// Sizes the window pieces; touched only on the model queue.
+    private var pacing = WindowPacing()
 
     private func run(_ pass: [Segment]) {
         guard !pass.isEmpty else { return }
         let started = ContinuousClock.now
         let logits = textModel.model.forward(segments: pass.map { ($0.tokens, $0.state, $0.last) })
+        let steps = pass.filter(\.isStep).count
+        pacing.record(steps: steps, windowRows: pass.filter { !$0.isStep }.map(\.tokens.count).reduce(0, +),
+                      seconds: (ContinuousClock.now - started) / .seconds(1))
         for (segment, logits) in zip(pass, logits) {
             if let logits { deliver(segment.slot.generator.complete(logits: logits, started: started), for: segment.slot) }
         }

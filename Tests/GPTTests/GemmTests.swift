@@ -75,7 +75,7 @@ import Testing
                 }
                 for isa in WeightKernelTests.instructionSets {
                     var out = start
-                    var scratch = [Float](repeating: .nan, count: gpt_gemm_scratch_floats(Int32(K)))
+                    var scratch = [Float](repeating: .nan, count: gpt_gemm_scratch_floats())
                     gpt_gemm_isa(isa, type, packed, Int32(rows), Int32(K), encoded.bytes, Int32(first), Int32(last), &out,
                                  Int32(N), accumulate ? 1 : 0, &scratch)
                     #expect(out == expected, "\(type) isa \(isa) rows \(rows) N \(N) K \(K) columns \(first)..<\(last) accumulate \(accumulate)")
@@ -113,7 +113,7 @@ import Testing
                 let pool = WorkerPool(threads: threads)
                 var out = bias
                 let packed = UnsafeMutablePointer<Float>.allocate(capacity: WorkerPool.gemmPackedFloats(segments: segments, K: K))
-                let workspace = UnsafeMutablePointer<Float>.allocate(capacity: threads * gpt_gemm_scratch_floats(Int32(K)))
+                let workspace = UnsafeMutablePointer<Float>.allocate(capacity: threads * gpt_gemm_scratch_floats())
                 defer { packed.deallocate(); workspace.deallocate() }
                 pool.gemm(a, weight, &out, N: N, K: K, segments: segments, accumulate: true, packed: packed, workspace: workspace)
                 #expect(out == expected, "\(threads) threads")

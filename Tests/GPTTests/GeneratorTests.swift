@@ -164,4 +164,25 @@ import Testing
         #expect(!together[0].contains(greedy.ids[0]) && !together[0].prefix(10).contains(eos))
         #expect(batchedSteps > 0)
     }
+
+    /// Pieces of a window pass: never one token out of a longer pass (one row
+    /// takes the decode path), never more than the limit but for that, and
+    /// the whole pass when no limit is given.
+    @Test func windowPiecesAreNeverASingleTokenOfALongerPass() {
+        #expect(TokenGenerator.windowPiece(remaining: 1, limit: 48) == 1)
+        #expect(TokenGenerator.windowPiece(remaining: 700, limit: .max) == 700)
+        for remaining in 1...120 {
+            for limit in [0, 1, 2, 3, 16, 48] {
+                var left = remaining
+                var pieces: [Int] = []
+                while left > 0 {
+                    let piece = TokenGenerator.windowPiece(remaining: left, limit: limit)
+                    pieces.append(piece)
+                    left -= piece
+                }
+                #expect(left == 0 && (remaining == 1 || pieces.allSatisfy { $0 >= 2 }), "\(remaining) by \(limit): \(pieces)")
+                #expect(pieces.allSatisfy { $0 <= max(2, limit) + 1 }, "\(remaining) by \(limit): \(pieces)")
+            }
+        }
+    }
 }

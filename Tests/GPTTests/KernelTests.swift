@@ -74,9 +74,7 @@ import Testing
         let qkv = values(T * 3 * C), keys = values((start + T) * C), cachedValues = values((start + T) * C)
         var fast = [Float](repeating: .nan, count: T * C)
         var plain = fast
-        var scores = [Float](repeating: .nan, count: threads * Kernels.attentionRows * (start + T))
-        Kernels.attention(&fast, qkv, keys: keys, values: cachedValues, scores: &scores, start: start, T: T, C: C, NH: NH,
-                          pool: pool)
+        Kernels.attention(&fast, qkv, keys: keys, values: cachedValues, start: start, T: T, C: C, NH: NH, pool: pool)
         Kernels.attentionReference(&plain, qkv, keys: keys, values: cachedValues, start: start, T: T, C: C, NH: NH)
         #expect(maxDifference(fast, plain) < 1e-5)
     }

@@ -161,7 +161,7 @@ import Testing
     }
 
     @Test func longSegmentsGetTheirBitsAlone() {
-        // Lengths above the few-token limit; one sequence part-way (a prompt's second chunk).
+        // One sequence part-way (a prompt's second piece).
         let chunks = [Self.tokens(17, seed: 1), Self.tokens(32, seed: 2), Self.tokens(45, seed: 3)]
         #expect(Self.sameAsAlone(chunks, after: [[], [], Self.tokens(20, seed: 4)]))
     }
@@ -182,6 +182,30 @@ import Testing
         let chunks = [[7], Self.tokens(40, seed: 10), [9], Self.tokens(6, seed: 11), [11]]
         let earlier = [Self.tokens(12, seed: 12), [], Self.tokens(50, seed: 13), Self.tokens(64, seed: 14), [3]]
         #expect(Self.sameAsAlone(chunks, after: earlier))
+    }
+
+    /// A window pass gives the same bits whole or in any pieces of two rows or
+    /// more (what lets the server cut a prompt as the other streams allow and
+    /// still match the CLI, which runs it whole): its last logits, every
+    /// position's logits, and the cache it leaves, which the next steps read.
+    @Test(arguments: [[70], [2, 68], [35, 35], [17, 2, 2, 49], [16, 16, 16, 16, 6], [48, 22]])
+    func aWindowPassGivesTheSameBitsInAnyPieces(pieces: [Int]) {
+        let prompt = Self.tokens(70, seed: 40)
+        func run(_ pieces: [Int], allPositions: Bool) -> (logits: [Float], next: [Float]) {
+            let state = Self.model.makeState()
+            var logits: [Float] = []
+            var start = 0
+            for piece in pieces {
+                let part = Self.model.forward(Array(prompt[start..<start + piece]), state: state, allPositions: allPositions)
+                logits = allPositions ? logits + part : part
+                start += piece
+            }
+            return (logits, Self.model.forward([5], state: state))
+        }
+        let (whole, cut) = (run([70], allPositions: false), run(pieces, allPositions: false))
+        #expect(cut.logits == whole.logits && cut.next == whole.next, "pieces \(pieces)")
+        let (wholeAll, cutAll) = (run([70], allPositions: true), run(pieces, allPositions: true))
+        #expect(cutAll.logits == wholeAll.logits, "pieces \(pieces), every position")
     }
 
     /// Segments that ask for no logits get none, and the others' are unchanged.

@@ -78,8 +78,8 @@ size_t gpt_gemm_packed_floats(int rows, int K);
 /// GPT_GEMM_ROWS rows, K-major, the last group padded with zeros.
 void gpt_gemm_pack(const float *A, int lda, int rows, int K, float *packed);
 
-/// Floats of scratch that one gpt_gemm call needs (each concurrent call its own).
-size_t gpt_gemm_scratch_floats(int K);
+/// Floats of scratch that one gpt_gemm call needs, whatever its shape (each concurrent call its own).
+size_t gpt_gemm_scratch_floats(void);
 
 /// C[m][n] = Σ_k A[m][k] · W[n][k] (plus C[m][n]'s value when `accumulate`)
 /// for rows m < rows and columns n in [first, last): A packed by
@@ -93,5 +93,15 @@ void gpt_gemm(gpt_type type, const float *packed, int rows, int K, const void *W
 /// gpt_gemm with a given instruction set, which the CPU must have.
 void gpt_gemm_isa(gpt_isa isa, gpt_type type, const float *packed, int rows, int K, const void *W, int first,
                   int last, float *C, int ldc, int accumulate, float *scratch);
+
+/// gpt_gemm for f32 W anywhere: W[n][k] at W + n · n_stride + k · k_stride,
+/// with k_stride 1 (rows along k, such as attention's keys) or n_stride 1
+/// (W stored transposed, such as attention's values).
+void gpt_gemm_strided(const float *packed, int rows, int K, const float *W, size_t n_stride, size_t k_stride,
+                      int first, int last, float *C, int ldc, int accumulate, float *scratch);
+
+/// gpt_gemm_strided with a given instruction set, which the CPU must have.
+void gpt_gemm_strided_isa(gpt_isa isa, const float *packed, int rows, int K, const float *W, size_t n_stride,
+                          size_t k_stride, int first, int last, float *C, int ldc, int accumulate, float *scratch);
 
 #endif

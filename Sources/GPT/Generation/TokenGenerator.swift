@@ -150,12 +150,16 @@ public final class TokenGenerator: IteratorProtocol, Sequence {
         }
     }
 
-    /// A pass over a whole window (a prompt, or a window that slid) runs in
-    /// chunks of this many tokens, here and in the server alike, so a
-    /// generation's tokens do not depend on who runs it. The server runs one
-    /// chunk per turn, between the other generations' tokens, so a long
-    /// prompt slows the running streams down rather than stopping them.
-    public static let windowChunk = 48
+    /// The size of the next piece of a window pass with `remaining` tokens
+    /// left, given at most `limit` (at least 2): never a piece of one token
+    /// out of a longer pass, since a one-row segment takes the decode path
+    /// and its other bits (`Model.isStep`). Any pieces of two or more give
+    /// the same bits as the whole pass, so the server may cut a long prompt
+    /// as the other streams allow and still match the CLI, which runs it whole.
+    package static func windowPiece(remaining: Int, limit: Int) -> Int {
+        let limit = Swift.max(2, limit)
+        return remaining - 1 <= limit ? remaining : limit
+    }
 
     /// What the next token needs from the model.
     package enum Step {
@@ -163,19 +167,21 @@ public final class TokenGenerator: IteratorProtocol, Sequence {
         case over
         /// One token on the KV cache: batchable with other generations' (`Model.forward(batch:states:)`).
         case decode(token: Int, state: RunState)
-        /// The next chunk (`windowChunk` tokens at most) of a pass over the
-        /// whole window (the first, or after it slid: positions shifted, so it
-        /// is recomputed whole), to run on `state` (`Model.forward(segments:)`).
-        /// The `last` chunk's logits go to `complete(logits:started:)`.
+        /// The next piece (see ``windowPiece(remaining:limit:)``) of a pass
+        /// over the whole window (the first, or after it slid: positions
+        /// shifted, so it is recomputed whole), to run on `state`
+        /// (`Model.forward(segments:)`). The `last` piece's logits go to
+        /// `complete(logits:started:)`.
         case window(chunk: ArraySlice<Int>, state: RunState, last: Bool)
         /// The prompt's tokens must be scored first (`settings.scorePrompt`): leave it to `next()`.
         case scoring
     }
 
     /// Ends the generation if it is cancelled or complete; otherwise says what
-    /// the next token needs. A caller that runs a `.decode` step itself hands
-    /// the logits to `complete(logits:started:)`.
-    package func nextStep() -> Step {
+    /// the next token needs, with a window pass's next piece at most
+    /// `windowRows` tokens (about: see ``windowPiece(remaining:limit:)``).
+    /// A caller that runs a step itself hands the logits to `complete(logits:started:)`.
+    package func nextStep(windowRows: Int = .max) -> Step {
         guard finishReason == nil else { return .over }
         if cancellation.isCancelled {
             _ = finish(.cancelled)
@@ -187,8 +193,9 @@ public final class TokenGenerator: IteratorProtocol, Sequence {
             return .over
         }
         if let window {
-            return .window(chunk: window[state.length...].prefix(Self.windowChunk), state: state,
-                           last: window.count - state.length <= Self.windowChunk)
+            let remaining = window.count - state.length
+            let piece = Self.windowPiece(remaining: remaining, limit: windowRows)
+            return .window(chunk: window[state.length...].prefix(piece), state: state, last: piece == remaining)
         }
         // Until the window slides, the cache holds every earlier position.
         if state.length > 0 && state.length < settings.maxSeqLen {
@@ -197,7 +204,7 @@ public final class TokenGenerator: IteratorProtocol, Sequence {
         state.reset()
         window = Array(context.suffix(settings.maxSeqLen))
         windowStarted = .now
-        return nextStep()
+        return nextStep(windowRows: windowRows)
     }
 
     /// Samples the next token from `logits` (the model's output for the step

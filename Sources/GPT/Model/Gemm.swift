@@ -51,7 +51,7 @@ extension WorkerPool {
     /// gets the same bits whatever the other rows, the tiles or the threads.
     ///
     /// - packed: room for ``gemmPackedFloats(segments:K:)`` floats.
-    /// - workspace: `gpt_gemm_scratch_floats(K)` floats for each of the pool's threads.
+    /// - workspace: `gpt_gemm_scratch_floats()` floats for each of the pool's threads.
     package func gemm(_ A: UnsafePointer<Float>, _ weight: StoredTensor, _ C: UnsafeMutablePointer<Float>, N: Int,
                       K: Int, segments: [Range<Int>], accumulate: Bool, packed: UnsafeMutablePointer<Float>,
                       workspace: UnsafeMutablePointer<Float>) {
@@ -73,7 +73,7 @@ extension WorkerPool {
         }
         let columnsPerTile = 64
         let tiles = segments.indices.flatMap { index in stride(from: 0, to: N, by: columnsPerTile).map { (index, $0) } }
-        let workspaceFloats = gpt_gemm_scratch_floats(Int32(K))
+        let workspaceFloats = gpt_gemm_scratch_floats()
         forEachChunk(tiles.count) { k, worker in
             let (index, column) = tiles[k]
             let rows = segments[index]

@@ -1,4 +1,4 @@
-import CBLAS
+import CKernels
 import Foundation
 import Synchronization
 
@@ -134,33 +134,50 @@ package enum Kernels {
     /// - out (T, C): each head writes its hs channels.
     /// - qkv (T, 3C): queries are its first C columns.
     /// - keys, values (start+T, C): the cache, new tokens' rows already written.
-    /// - scores: scratch of `pool.threads · attentionRows · (start+T)` floats.
     ///
-    /// Fast because each (head, block of 32 queries) is a chunk for the pool,
-    /// made of two single-threaded sgemms over strided views of the cache:
-    /// Q·Kᵀ over the keys that block can see, then softmax(scores)·V.
+    /// Each (head, block of 32 queries) is a chunk for the pool: the block's
+    /// scores against the keys it can see (Q·Kᵀ), a softmax per row, then
+    /// their product with the values, both on CKernels' gpt_gemm_strided
+    /// over views of the cache. Every element is one chain of multiply-adds
+    /// in order, and a key a row cannot see gets weight 0 (adding nothing), so
+    /// a row's result does not depend on the block it falls in, nor on how a
+    /// prompt is cut into passes.
     package static func attention(_ out: UnsafeMutablePointer<Float>, _ qkv: UnsafePointer<Float>,
                           keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
-                          scores: UnsafeMutablePointer<Float>, start: Int, T: Int, C: Int, NH: Int,
-                          pool: WorkerPool = .shared) {
+                          start: Int, T: Int, C: Int, NH: Int, pool: WorkerPool = .shared) {
         let hs = C / NH
         let scale = 1 / Float(hs).squareRoot()
         let blocks = (T + attentionRows - 1) / attentionRows
+        let keysSeen = start + T
+        // Each worker's room: the block's packed queries, its scores, the scores packed, gemm workspace.
+        let queryFloats = gpt_gemm_packed_floats(Int32(attentionRows), Int32(hs))
+        let scoreFloats = attentionRows * keysSeen
+        let packedScoreFloats = gpt_gemm_packed_floats(Int32(attentionRows), Int32(keysSeen))
+        let workspaceFloats = gpt_gemm_scratch_floats()
+        let perWorker = queryFloats + scoreFloats + packedScoreFloats + workspaceFloats
+        let buffers = UnsafeMutablePointer<Float>.allocate(capacity: pool.threads * perWorker)
+        defer { buffers.deallocate() }
         pool.forEachChunk(NH * blocks) { k, worker in
             // The last blocks see the most keys: hand them out first, so that no long chunk is left for the end.
             let (h, reversed) = k.quotientAndRemainder(dividingBy: blocks)
             let first = (blocks - 1 - reversed) * attentionRows
             let R = min(attentionRows, T - first)
             let N = start + first + R  // keys visible to the block's last query
-            let weights = scores + worker * attentionRows * (start + T)
+            let queries = buffers + worker * perWorker
+            let weights = queries + queryFloats, packedWeights = weights + scoreFloats
+            let workspace = packedWeights + packedScoreFloats
             let offset = h * hs
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(R), Int32(N), Int32(hs),
-                        scale, qkv + first * 3 * C + offset, Int32(3 * C), keys + offset, Int32(C), 0, weights, Int32(N))
+            gpt_gemm_pack(qkv + first * 3 * C + offset, Int32(3 * C), Int32(R), Int32(hs), queries)
+            gpt_gemm_strided(queries, Int32(R), Int32(hs), keys + offset, C, 1, 0, Int32(N), weights, Int32(N), 0, workspace)
             for t in 0..<R {
-                softmax(weights + t * N, count: start + first + t + 1, width: N)
+                let row = weights + t * N
+                for j in 0..<N { row[j] *= scale }
+                softmax(row, count: start + first + t + 1, width: N)
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(R), Int32(hs), Int32(N),
-                        1, weights, Int32(N), values + offset, Int32(C), 0, out + first * C + offset, Int32(C))
+            gpt_gemm_pack(weights, Int32(N), Int32(R), Int32(N), packedWeights)
+            // Values read transposed: W[d][j] = values[j][d].
+            gpt_gemm_strided(packedWeights, Int32(R), Int32(N), values + offset, 1, C, 0, Int32(hs),
+                             out + first * C + offset, Int32(C), 0, workspace)
         }
     }
 

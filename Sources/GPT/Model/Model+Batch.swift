@@ -36,7 +36,7 @@ extension Model {
             positions += Array(start ..< start + segment.tokens.count)
             if segment.logits { logitRows.append(tokens.count - 1) }
         }
-        let shortRows = segments.map(\.tokens.count).filter { $0 <= Self.fewTokens }.reduce(0, +)
+        let shortRows = segments.filter { $0.tokens.count == 1 }.count
         let scratch = RunState.Scratch(config: config, tokens: tokens.count, shortRows: shortRows, keys: positions.max()! + 1,
                                        workers: pool.threads)
         let logits = pass(tokens, states: states, positions: positions, scratch: scratch, logitRows: logitRows)

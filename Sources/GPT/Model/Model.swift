@@ -69,7 +69,7 @@ public final class Model: Sendable {
         // (its own product tiles, its own attention), so a sequence gets the
         // same bits whatever else shares the pass.
         let segments = Self.segments(states: states, positions: positions)
-        let shortRows = segments.filter { $0.count <= Self.fewTokens }.flatMap { $0 }
+        let shortRows = segments.filter(Self.isStep).flatMap { $0 }
         precondition(T <= s.tokens && shortRows.count <= s.shortRows && visible <= s.keys, "the scratch is too small for the pass")
         for l in 0..<config.layers {
             // x += attproj(attention(LN1(x)))
@@ -88,10 +88,10 @@ public final class Model: Sendable {
                                        keys: states[t].keys(layer: l), values: states[t].values(layer: l),
                                        scores: s.scores + k * visible, N: positions[t] + 1, C: C, NH: NH, head: h)
             }
-            for rows in segments where rows.count > Self.fewTokens {
+            for rows in segments where !Self.isStep(rows) {
                 let a = rows.lowerBound
                 Kernels.attention(s.attended + a * C, s.qkv + a * 3 * C, keys: states[a].keys(layer: l),
-                                  values: states[a].values(layer: l), scores: s.scores, start: positions[a],
+                                  values: states[a].values(layer: l), start: positions[a],
                                   T: rows.count, C: C, NH: NH, pool: pool)
             }
             linear(s.projected, s.attended, w.stored(.attprojw, layer: l), w.layer(l, .attprojb), IC: C, OC: C,
@@ -129,26 +129,28 @@ public final class Model: Sendable {
         }
     }
 
-    /// Passes of at most this many tokens use the few-token kernels; longer
-    /// ones the packed gemm, whose packing pays off only on many rows.
-    /// (Measured: ours is ahead at 4 and 8 tokens and level at 16, on both
-    /// the bundled model and the 124M shape.)
-    public static let fewTokens = 16
+    /// Whether a segment's rows go through the row kernels (a segment of one
+    /// row: a decode step, or a one-token window) rather than the gemm. By
+    /// kind, not by a length threshold: every row of a longer pass takes the
+    /// gemm path, whose results do not depend on the other rows, so a window
+    /// pass gives the same bits in one piece or cut into any pieces of two
+    /// rows or more (`TokenGenerator.windowPieces`).
+    static func isStep(_ segment: Range<Int>) -> Bool { segment.count == 1 }
 
     /// out (T, OC) = inp (T, IC) · weight (OC, IC)ᵀ + bias, on the worker pool,
     /// with the weights in their stored type, for rows in `segments`: rows of
-    /// long segments through the packed gemm (compute-bound; weights widened
-    /// to f32 as they are packed); rows of
-    /// short ones (`fewTokens` or fewer: decode steps, short prompts) through
-    /// CKernels' row products, bound by reading the weights, so they read them
+    /// longer segments through the packed gemm (compute-bound; weights
+    /// widened to f32 as they are packed); the rows of one-row segments
+    /// (decode steps) through CKernels' row products, bound by reading the
+    /// weights, so they read them
     /// as stored (half the bytes for 16-bit types, about a quarter for q8_0),
     /// and give a row the same bits whatever the other rows are.
     private func linear(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
                         _ weight: StoredTensor, _ bias: UnsafePointer<Float>?, IC: Int, OC: Int,
                         segments: [Range<Int>], scratch: RunState.Scratch) {
-        // Runs of consecutive short segments, each one call of the row kernels.
+        // Runs of consecutive steps, each one call of the row kernels.
         var runs: [Range<Int>] = []
-        for segment in segments where segment.count <= Self.fewTokens {
+        for segment in segments where Self.isStep(segment) {
             if let last = runs.last, last.upperBound == segment.lowerBound {
                 runs[runs.count - 1] = last.lowerBound ..< segment.upperBound
             } else {
@@ -172,13 +174,15 @@ public final class Model: Sendable {
             }
         }
 
-        let long = segments.filter { $0.count > Self.fewTokens }
+        let long = segments.filter { !Self.isStep($0) }
         guard !long.isEmpty else { return }
         if let bias {
             for segment in long { for t in segment { (out + t * OC).update(from: bias, count: OC) } }
         }
-        pool.gemm(inp, weight, out, N: OC, K: IC, segments: long, accumulate: bias != nil, packed: scratch.packed,
-                  workspace: scratch.gemmWorkspace)
+        let (packed, workspace) = scratch.gemmBuffers(packedFloats: WorkerPool.gemmPackedFloats(segments: long, K: IC),
+                                                      workers: pool.threads)
+        pool.gemm(inp, weight, out, N: OC, K: IC, segments: long, accumulate: bias != nil, packed: packed,
+                  workspace: workspace)
     }
 
     /// out (C) = row `r` of an embedding table, widened to f32.

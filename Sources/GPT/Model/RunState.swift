@@ -39,7 +39,7 @@ public final class RunState {
 
     /// Scratch for a pass of T tokens on a pool of `workers` threads.
     func scratch(tokens T: Int, workers: Int) -> Scratch {
-        let shortRows = T <= Model.fewTokens ? T : 0
+        let shortRows = T == 1 ? 1 : 0
         if scratch.tokens < T || scratch.shortRows < shortRows || scratch.workers < workers {
             scratch = Scratch(config: config, tokens: max(T, scratch.tokens), shortRows: max(shortRows, scratch.shortRows),
                               keys: capacity, workers: workers)
@@ -65,10 +65,12 @@ public final class RunState {
         let scores: UnsafeMutablePointer<Float>
         /// The input of a product with q8_0 or q4_0 weights, rounded to 16-bit integers per block of 32: (T, 4C / 32) blocks.
         let quantized: UnsafeMutableRawPointer
-        /// The rows of long segments packed for the gemm (each segment rounded
-        /// up to whole groups of rows), and each worker's gemm workspace.
-        let packed: UnsafeMutablePointer<Float>
-        let gemmWorkspace: UnsafeMutablePointer<Float>
+        /// The rows of a product's longer segments packed for the gemm, and
+        /// each worker's gemm workspace: grown on demand (decode never needs them).
+        private var packed: UnsafeMutablePointer<Float>?
+        private var packedFloats = 0
+        private var gemmWorkspace: UnsafeMutablePointer<Float>?
+        private var gemmWorkers = 0
 
         init(config: GPTConfig, tokens T: Int, shortRows: Int, keys: Int, workers: Int) {
             let C = config.channels
@@ -86,15 +88,28 @@ public final class RunState {
             let rows = max(shortRows * config.heads, workers * Kernels.attentionRows)
             scores = .allocate(capacity: rows * keys)
             quantized = .allocate(byteCount: T * max(1, gpt_quantized_activation_bytes(Int32(4 * C))), alignment: 64)
-            // Long segments have more than fewTokens rows each, so at most
-            // T / (fewTokens + 1) of them, each rounded up by under a group.
-            let longRows = T > Model.fewTokens ? T + (T / (Model.fewTokens + 1)) * (Int(GPT_GEMM_ROWS) - 1) : 0
-            packed = .allocate(capacity: max(1, gpt_gemm_packed_floats(Int32(longRows), Int32(4 * C))))
-            gemmWorkspace = .allocate(capacity: longRows > 0 ? workers * gpt_gemm_scratch_floats(Int32(4 * C)) : 1)
+        }
+
+        /// Room for `packedFloats` packed floats, and a gemm workspace for each of `workers` threads.
+        func gemmBuffers(packedFloats floats: Int, workers: Int) -> (packed: UnsafeMutablePointer<Float>,
+                                                                     workspace: UnsafeMutablePointer<Float>) {
+            if floats > packedFloats {
+                packed?.deallocate()
+                packed = .allocate(capacity: floats)
+                packedFloats = floats
+            }
+            if workers > gemmWorkers {
+                gemmWorkspace?.deallocate()
+                gemmWorkspace = .allocate(capacity: workers * gpt_gemm_scratch_floats())
+                gemmWorkers = workers
+            }
+            return (packed!, gemmWorkspace!)
         }
 
         deinit {
-            for buffer in [x, normed, qkv, attended, projected, hidden, scores, packed, gemmWorkspace] { buffer.deallocate() }
+            for buffer in [x, normed, qkv, attended, projected, hidden, scores] { buffer.deallocate() }
+            packed?.deallocate()
+            gemmWorkspace?.deallocate()
             quantized.deallocate()
         }
     }

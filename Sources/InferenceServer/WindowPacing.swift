@@ -1,0 +1,51 @@
+/// How many rows of window passes (new prompts, windows that slid) a turn
+/// takes while other generations are streaming.
+///
+/// A turn that carries window rows delays every running stream's next token
+/// by the time those rows take. Alone, a prompt runs in one pass (its first
+/// token as soon as possible); beside running streams it runs in pieces
+/// sized so that such a turn lasts about `stallFactor` times a turn of
+/// decode steps alone: the streams slow down by at most that factor instead
+/// of stopping for the whole prompt, and the prompt pays one decode turn per
+/// piece. Both times are measured as the server runs (moving averages), so
+/// the pieces follow the model, the machine and its load. The pieces do not
+/// change any result: a window pass gives the same bits in any pieces of two
+/// rows or more (`TokenGenerator.windowPiece`).
+struct WindowPacing {
+    /// Longest turn with window rows, as a multiple of a turn of decode steps alone.
+    static let stallFactor = 4.0
+    /// Fewest rows a window pass gets per turn, so that a piece keeps the gemm efficient.
+    static let minimumRows = 16
+    /// Rows per turn before the first measurements.
+    static let initialRows = 48
+    /// Weight of the newest measurement in the averages.
+    static let smoothing = 0.2
+
+    /// Seconds of a turn of decode steps alone, and of one window row.
+    private(set) var stepSeconds: Double?
+    private(set) var rowSeconds: Double?
+
+    /// The rows the window passes of a turn may take together: unlimited
+    /// when the turn has no decode steps (nobody is waiting for a token).
+    func rowBudget(withSteps: Bool) -> Int {
+        guard withSteps else { return .max }
+        guard let stepSeconds, let rowSeconds, rowSeconds > 0 else { return Self.initialRows }
+        let rows = (Self.stallFactor - 1) * stepSeconds / rowSeconds
+        return max(Self.minimumRows, Int(min(rows, 1e6)))
+    }
+
+    /// Records a pass of `steps` decode steps and `windowRows` window rows that took `seconds`.
+    mutating func record(steps: Int, windowRows: Int, seconds: Double) {
+        if windowRows == 0 {
+            if steps > 0 { stepSeconds = Self.average(stepSeconds, seconds) }
+            return
+        }
+        // The window rows' share: what the steps would have taken alone is known, or the pass had none.
+        let stepsPart = steps > 0 ? (stepSeconds ?? 0) : 0
+        rowSeconds = Self.average(rowSeconds, max(0, seconds - stepsPart) / Double(windowRows))
+    }
+
+    private static func average(_ old: Double?, _ new: Double) -> Double {
+        old.map { $0 + smoothing * (new - $0) } ?? new
+    }
+}
