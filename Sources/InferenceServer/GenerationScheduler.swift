@@ -253,6 +253,7 @@ final class GenerationScheduler: @unchecked Sendable {  // mutable state is guar
         let started = ContinuousClock.now
         let logits = textModel.model.forward(segments: pass.map { ($0.tokens, $0.state, $0.last) })
         let steps = pass.filter(\.isStep).count
+        let debugRows = pass.filter { !$0.isStep }.map(\.tokens.count).reduce(0, +); if let h = FileHandle(forWritingAtPath: "/tmp/pacing.log") { h.seekToEndOfFile(); h.write("turn steps \(steps) rows \(debugRows) ms \((ContinuousClock.now - started) / .milliseconds(1)) budget \(pacing.rowBudget(withSteps: true))\n".data(using: .utf8)!); h.closeFile() }
         pacing.record(steps: steps, windowRows: pass.filter { !$0.isStep }.map(\.tokens.count).reduce(0, +),
                       seconds: (ContinuousClock.now - started) / .seconds(1))
         for (segment, logits) in zip(pass, logits) {

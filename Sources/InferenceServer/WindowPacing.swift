@@ -6,9 +6,12 @@
 /// token as soon as possible); beside running streams it runs in pieces
 /// sized so that such a turn lasts about `stallFactor` times a turn of
 /// decode steps alone: the streams slow down by at most that factor instead
-/// of stopping for the whole prompt, and the prompt pays one decode turn per
-/// piece. Both times are measured as the server runs (moving averages), so
-/// the pieces follow the model, the machine and its load. The pieces do not
+/// of stopping for the whole prompt. (The steps cost such a turn little:
+/// Model.linear reads each tile of weights once for them and the piece.)
+/// Both times are measured as the server runs (moving averages of whole
+/// turns), so the pieces follow the model, the machine and its load; a
+/// turn's fixed part (its steps, reading the weights) is spread over its
+/// rows, so the pieces settle where turns last the target. The pieces do not
 /// change any result: a window pass gives the same bits in any pieces of two
 /// rows or more (`TokenGenerator.windowPiece`).
 struct WindowPacing {
@@ -21,7 +24,8 @@ struct WindowPacing {
     /// Weight of the newest measurement in the averages.
     static let smoothing = 0.2
 
-    /// Seconds of a turn of decode steps alone, and of one window row.
+    /// Seconds of a turn of decode steps alone, and of a turn with window
+    /// rows beside steps, per window row.
     private(set) var stepSeconds: Double?
     private(set) var rowSeconds: Double?
 
@@ -30,19 +34,19 @@ struct WindowPacing {
     func rowBudget(withSteps: Bool) -> Int {
         guard withSteps else { return .max }
         guard let stepSeconds, let rowSeconds, rowSeconds > 0 else { return Self.initialRows }
-        let rows = (Self.stallFactor - 1) * stepSeconds / rowSeconds
+        let rows = Self.stallFactor * stepSeconds / rowSeconds
         return max(Self.minimumRows, Int(min(rows, 1e6)))
     }
 
     /// Records a pass of `steps` decode steps and `windowRows` window rows that took `seconds`.
+    /// (Passes of windows alone run whole and say nothing about pieces.)
     mutating func record(steps: Int, windowRows: Int, seconds: Double) {
+        guard steps > 0 else { return }
         if windowRows == 0 {
-            if steps > 0 { stepSeconds = Self.average(stepSeconds, seconds) }
-            return
+            stepSeconds = Self.average(stepSeconds, seconds)
+        } else {
+            rowSeconds = Self.average(rowSeconds, seconds / Double(windowRows))
         }
-        // The window rows' share: what the steps would have taken alone is known, or the pass had none.
-        let stepsPart = steps > 0 ? (stepSeconds ?? 0) : 0
-        rowSeconds = Self.average(rowSeconds, max(0, seconds - stepsPart) / Double(windowRows))
     }
 
     private static func average(_ old: Double?, _ new: Double) -> Double {

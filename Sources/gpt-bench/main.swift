@@ -21,6 +21,9 @@ struct Bench: ParsableCommand {
             help: "Busy-looping processes to run alongside, as on a shared machine.") var busyNeighbours = 0
     @Flag(help: "Also measure the machine's memory read bandwidth and give decode as a fraction of it.")
     var bandwidth = false
+    @Option(name: .customLong("prefill-piece"),
+            help: "Prefill the prompt in pieces of this many tokens (as the server does beside running streams) instead of one pass.")
+    var prefillPiece: Int?
 
     func validate() throws {
         guard (model == nil) != (synthetic == nil) else { throw ValidationError("give exactly one of --model or --synthetic") }
@@ -31,6 +34,7 @@ struct Bench: ParsableCommand {
             throw ValidationError("--prompt-tokens, --decode-tokens, --repetitions and --threads must be at least 1")
         }
         guard (0...64).contains(busyNeighbours) else { throw ValidationError("--busy-neighbours must be in 0...64") }
+        if let prefillPiece, prefillPiece < 2 { throw ValidationError("--prefill-piece must be at least 2") }
     }
 
     func run() throws {
@@ -63,11 +67,16 @@ struct Bench: ParsableCommand {
         var random = Xoshiro256StarStar(seed: 7)
         let prompt = (0..<promptTokens).map { _ in Int(random.next() % UInt64(config.vocabularySize)) }
 
-        // Prefill: one pass over the whole prompt (the first run also faults the weights in).
+        // Prefill: one pass over the whole prompt, or pieces as TokenGenerator cuts
+        // them (the first run also faults the weights in).
         let prefill = measure { () -> Double in
             let state = gpt.makeState(capacity: promptTokens)
             let start = clock.now
-            _ = gpt.forward(prompt, state: state)
+            while state.length < promptTokens {
+                let piece = TokenGenerator.windowPiece(remaining: promptTokens - state.length, limit: prefillPiece ?? .max)
+                let last = state.length + piece == promptTokens  // only the last piece's logits, as in a generation
+                _ = gpt.forward(segments: [(Array(prompt[state.length..<state.length + piece]), state, last)])
+            }
             return Double(promptTokens) / ((clock.now - start) / .seconds(1))
         }
         // Decode: the real generation loop (KV cache, sampling with the default top_k 5), one-token prompt.

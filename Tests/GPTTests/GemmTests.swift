@@ -112,7 +112,7 @@ import Testing
             for threads in [1, 2, 3] {
                 let pool = WorkerPool(threads: threads)
                 var out = bias
-                let packed = UnsafeMutablePointer<Float>.allocate(capacity: WorkerPool.gemmPackedFloats(segments: segments, K: K))
+                let packed = UnsafeMutablePointer<Float>.allocate(capacity: PackedRows.floats(segments: segments, K: K))
                 let workspace = UnsafeMutablePointer<Float>.allocate(capacity: threads * gpt_gemm_scratch_floats())
                 defer { packed.deallocate(); workspace.deallocate() }
                 pool.gemm(a, weight, &out, N: N, K: K, segments: segments, accumulate: true, packed: packed, workspace: workspace)

@@ -41,22 +41,30 @@ extension WorkerPool {
     }
 }
 
-extension WorkerPool {
-    /// Rows `segments` of C (…, N) = the same rows of A (…, K) · Wᵀ, plus
-    /// C's own value when `accumulate` (a bias put there), for prefill: W
-    /// (N, K) in its stored type, through CKernels' gpt_gemm, which widens
-    /// it while packing. First the rows are packed (in chunks of the pool),
-    /// then each tile of one segment's rows by 64 columns is a chunk.
-    /// Every element is one chain of multiply-adds over K in order, so a row
-    /// gets the same bits whatever the other rows, the tiles or the threads.
-    ///
-    /// - packed: room for ``gemmPackedFloats(segments:K:)`` floats.
-    /// - workspace: `gpt_gemm_scratch_floats()` floats for each of the pool's threads.
-    package func gemm(_ A: UnsafePointer<Float>, _ weight: StoredTensor, _ C: UnsafeMutablePointer<Float>, N: Int,
-                      K: Int, segments: [Range<Int>], accumulate: Bool, packed: UnsafeMutablePointer<Float>,
-                      workspace: UnsafeMutablePointer<Float>) {
+/// The rows of a product's multi-row segments, packed for CKernels' gpt_gemm
+/// (prefill): the activations side of `C = A · Wᵀ`, packed once and then
+/// multiplied by any column range of any weight matrix, a tile at a time.
+/// Every element is one chain of multiply-adds over K in order, so a row
+/// gets the same bits whatever the other rows, the tiles or the threads.
+struct PackedRows {
+    let segments: [Range<Int>]
+    let K: Int
+    private let packed: UnsafeMutablePointer<Float>
+    /// Where each segment's packed rows start.
+    private let offsets: [Int]
+
+    /// Floats that packing `segments` of K columns takes.
+    static func floats(segments: [Range<Int>], K: Int) -> Int {
+        segments.reduce(0) { $0 + gpt_gemm_packed_floats(Int32($1.count), Int32(K)) }
+    }
+
+    /// Packs rows `segments` of A (…, K) into `packed` (``floats(segments:K:)``), in chunks of the pool.
+    init(_ A: UnsafePointer<Float>, K: Int, segments: [Range<Int>], into packed: UnsafeMutablePointer<Float>,
+         pool: WorkerPool) {
+        self.segments = segments
+        self.K = K
+        self.packed = packed
         let groupRows = Int(GPT_GEMM_ROWS)
-        // Where each segment's packed rows start, and its groups of rows.
         var offsets: [Int] = [], groups: [(segment: Int, first: Int)] = []
         var offset = 0
         for (index, rows) in segments.enumerated() {
@@ -64,28 +72,49 @@ extension WorkerPool {
             for first in stride(from: rows.lowerBound, to: rows.upperBound, by: groupRows) { groups.append((index, first)) }
             offset += gpt_gemm_packed_floats(Int32(rows.count), Int32(K))
         }
-        forEachRange(groups.count, grain: max(1, (1 << 16) / (groupRows * K))) { range in
+        self.offsets = offsets
+        pool.forEachRange(groups.count, grain: max(1, (1 << 16) / (groupRows * K))) { range in
             for (index, first) in groups[range] {
                 let rows = segments[index]
                 gpt_gemm_pack(A + first * K, Int32(K), Int32(min(groupRows, rows.upperBound - first)), Int32(K),
                               packed + offsets[index] + (first - rows.lowerBound) * K)
             }
         }
-        let columnsPerTile = 64
-        let tiles = segments.indices.flatMap { index in stride(from: 0, to: N, by: columnsPerTile).map { (index, $0) } }
-        let workspaceFloats = gpt_gemm_scratch_floats()
-        forEachChunk(tiles.count) { k, worker in
-            let (index, column) = tiles[k]
-            let rows = segments[index]
+    }
+
+    /// Columns `columns` of C (…, N) = the rows · Wᵀ (plus C's own value when
+    /// `accumulate`: a bias put there), W (N, K) in its stored type.
+    /// `workspace`: `gpt_gemm_scratch_floats()` floats of the calling thread's own.
+    func multiply(_ weight: StoredTensor, columns: Range<Int>, into C: UnsafeMutablePointer<Float>, N: Int,
+                  accumulate: Bool, workspace: UnsafeMutablePointer<Float>) {
+        for (index, rows) in segments.enumerated() {
             gpt_gemm(weight.type.kernelType, packed + offsets[index], Int32(rows.count), Int32(K), weight.data,
-                     Int32(column), Int32(min(N, column + columnsPerTile)), C + rows.lowerBound * N, Int32(N),
-                     accumulate ? 1 : 0, workspace + worker * workspaceFloats)
+                     Int32(columns.lowerBound), Int32(columns.upperBound), C + rows.lowerBound * N, Int32(N),
+                     accumulate ? 1 : 0, workspace)
         }
     }
 
-    /// Floats that ``gemm(_:_:_:N:K:segments:accumulate:packed:workspace:)`` packs `segments` into.
-    package static func gemmPackedFloats(segments: [Range<Int>], K: Int) -> Int {
-        segments.reduce(0) { $0 + gpt_gemm_packed_floats(Int32($1.count), Int32(K)) }
+    /// Columns per tile when a product is cut for the pool: four packed panels,
+    /// few enough that a tile's weights stay in L2 for every segment's rows.
+    static let tileColumns = 64
+}
+
+extension WorkerPool {
+    /// Rows `segments` of C (…, N) = the same rows of A (…, K) · Wᵀ (plus C's
+    /// own value when `accumulate`), through ``PackedRows``: each tile of
+    /// ``PackedRows/tileColumns`` columns is a chunk.
+    ///
+    /// - packed: room for ``PackedRows/floats(segments:K:)`` floats.
+    /// - workspace: `gpt_gemm_scratch_floats()` floats for each of the pool's threads.
+    package func gemm(_ A: UnsafePointer<Float>, _ weight: StoredTensor, _ C: UnsafeMutablePointer<Float>, N: Int,
+                      K: Int, segments: [Range<Int>], accumulate: Bool, packed: UnsafeMutablePointer<Float>,
+                      workspace: UnsafeMutablePointer<Float>) {
+        let rows = PackedRows(A, K: K, segments: segments, into: packed, pool: self)
+        let tiles = Array(stride(from: 0, to: N, by: PackedRows.tileColumns))
+        forEachChunk(tiles.count) { k, worker in
+            rows.multiply(weight, columns: tiles[k] ..< min(N, tiles[k] + PackedRows.tileColumns), into: C, N: N,
+                          accumulate: accumulate, workspace: workspace + worker * gpt_gemm_scratch_floats())
+        }
     }
 }
 

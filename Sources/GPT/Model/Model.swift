@@ -157,32 +157,45 @@ public final class Model: Sendable {
                 runs.append(segment)
             }
         }
+        // The steps' inputs: their rows, or for q8_0 and q4_0 weights those rows rounded to integers.
         let rowBytes = gpt_quantized_activation_bytes(Int32(IC))
-        for run in runs {
-            let (T, first) = (run.count, run.lowerBound)
-            var input = UnsafeRawPointer(inp + first * IC)
-            if weight.type.quantizesActivations {
-                let quantized = scratch.quantized + first * rowBytes
-                gpt_quantize_activations(inp + first * IC, quantized, Int32(T), Int32(IC))
-                input = UnsafeRawPointer(quantized)
-            }
-            // Chunks of about 32K multiply-adds: a few microseconds each, enough to
-            // make a claim's cost negligible and to balance two threads.
-            pool.forEachRange(OC, grain: max(4, (1 << 15) / (IC * T))) { rows in
-                gpt_matmul_rows(weight.type.kernelType, out + first * OC, input, weight.data, bias, Int32(T), Int32(IC),
-                                Int32(OC), Int32(rows.lowerBound), Int32(rows.upperBound))
+        let inputs = runs.map { run -> UnsafeRawPointer in
+            guard weight.type.quantizesActivations else { return UnsafeRawPointer(inp + run.lowerBound * IC) }
+            let quantized = scratch.quantized + run.lowerBound * rowBytes
+            gpt_quantize_activations(inp + run.lowerBound * IC, quantized, Int32(run.count), Int32(IC))
+            return UnsafeRawPointer(quantized)
+        }
+        func steps(_ rows: Range<Int>) {
+            for (run, input) in zip(runs, inputs) {
+                gpt_matmul_rows(weight.type.kernelType, out + run.lowerBound * OC, input, weight.data, bias,
+                                Int32(run.count), Int32(IC), Int32(OC), Int32(rows.lowerBound), Int32(rows.upperBound))
             }
         }
 
         let long = segments.filter { !Self.isStep($0) }
-        guard !long.isEmpty else { return }
+        guard !long.isEmpty else {
+            // Chunks of about 32K multiply-adds: a few microseconds each, enough to
+            // make a claim's cost negligible and to balance two threads.
+            let T = runs.map(\.count).reduce(0, +)
+            pool.forEachRange(OC, grain: max(4, (1 << 15) / (IC * max(1, T)))) { steps($0) }
+            return
+        }
         if let bias {
             for segment in long { for t in segment { (out + t * OC).update(from: bias, count: OC) } }
         }
-        let (packed, workspace) = scratch.gemmBuffers(packedFloats: WorkerPool.gemmPackedFloats(segments: long, K: IC),
+        let (packed, workspace) = scratch.gemmBuffers(packedFloats: PackedRows.floats(segments: long, K: IC),
                                                       workers: pool.threads)
-        pool.gemm(inp, weight, out, N: OC, K: IC, segments: long, accumulate: bias != nil, packed: packed,
-                  workspace: workspace)
+        let rows = PackedRows(inp, K: IC, segments: long, into: packed, pool: pool)
+        // Each tile of weight rows serves the steps and then the gemm, which
+        // finds those rows still in cache: the turn reads the weights from
+        // memory once, not once for each.
+        let tiles = Array(stride(from: 0, to: OC, by: PackedRows.tileColumns))
+        pool.forEachChunk(tiles.count) { k, worker in
+            let columns = tiles[k] ..< min(OC, tiles[k] + PackedRows.tileColumns)
+            steps(columns)
+            rows.multiply(weight, columns: columns, into: out, N: OC, accumulate: bias != nil,
+                          workspace: workspace + worker * gpt_gemm_scratch_floats())
+        }
     }
 
     /// out (C) = row `r` of an embedding table, widened to f32.
