@@ -8,7 +8,10 @@ Reports, per round, the running streams' longest gap between two tokens while
 the long prompt is prefilled, as a ratio to their median gap before it arrived
 (both measured in the same round), and the long prompt's time to first token.
 
-  python3 scripts/bench_stall.py --ckpt M --tokenizer T [--clients 3] [--prompt-tokens 512] [--runs 3]
+  python3 scripts/bench_stall.py --ckpt M --tokenizer T [--clients 3] [--prompt-tokens 512] [--runs 3] [--compare-whole]
+
+With --compare-whole, each round also runs on a server that runs prompts in
+one pass (prompt_stall_factor=0), for the price of the pieces in the same minutes.
 """
 import argparse
 import http.client
@@ -81,11 +84,17 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--set", action="append", default=[], help="a server setting, key=value (repeatable)")
+    parser.add_argument("--compare-whole", action="store_true",
+                        help="also run each round on a second server that runs prompts whole (prompt_stall_factor=0)")
     args = parser.parse_args()
 
-    server, port = start_server(args.build, args.ckpt, args.tokenizer, args.threads,
-                                [f"max_active={args.clients + 1}"] + args.set)
+    settings = [f"max_active={args.clients + 1}"] + args.set
+    servers = [("pieces", *start_server(args.build, args.ckpt, args.tokenizer, args.threads, settings))]
+    if args.compare_whole:
+        servers.append(("whole", *start_server(args.build, args.ckpt, args.tokenizer, args.threads,
+                                               settings + ["prompt_stall_factor=0"])))
     try:
+        port = servers[0][2]
         connection = http.client.HTTPConnection("127.0.0.1", port)
         connection.request("GET", "/model")
         context = json.loads(connection.getresponse().read())["context_length"]
@@ -94,13 +103,15 @@ def main():
         per_word = long_prompt(port, words(64), context)[2] / 64
         text = words(int(args.prompt_tokens / per_word))
         for _ in range(args.runs):
-            # Enough tokens to outlast the long prompt's prefill.
-            ratio, gap, first_ms, prompt_tokens = one_round(port, args.clients, min(context - 16, 400), context, text)
-            print(f"longest gap {ratio:.1f}x the normal {gap * 1000:.0f} ms; "
-                  f"{prompt_tokens}-token prompt's first token after {first_ms:.0f} ms")
+            for name, _, port in servers:
+                # Enough tokens to outlast the long prompt's prefill.
+                ratio, gap, first_ms, prompt_tokens = one_round(port, args.clients, min(context - 16, 400), context, text)
+                print(f"{name}: longest gap {ratio:.1f}x the normal {gap * 1000:.0f} ms; "
+                      f"{prompt_tokens}-token prompt's first token after {first_ms:.0f} ms", flush=True)
     finally:
-        server.terminate()
-        server.wait()
+        for _, server, _ in servers:
+            server.terminate()
+            server.wait()
 
 
 if __name__ == "__main__":

@@ -159,6 +159,9 @@ extension ServerConfig {
         for (name, value, range) in checks where !range.contains(value) {
             throw ConfigError(description: "setting \(name) must be from \(range.lowerBound) to \(range.upperBound) (got \(value))")
         }
+        guard promptStallFactor == 0 || (1.5...100).contains(promptStallFactor) else {
+            throw ConfigError(description: "setting prompt_stall_factor must be 0 (prompts run whole) or from 1.5 to 100 (got \(promptStallFactor))")
+        }
         if chatTemplate.turnMarker.isEmpty {
             throw ConfigError(description: "settings chat_separator and chat_user_prefix must not both be empty: together they mark the user's turn, where a chat reply stops")
         }

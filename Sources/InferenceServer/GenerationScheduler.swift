@@ -51,8 +51,9 @@ final class GenerationScheduler: @unchecked Sendable {  // mutable state is guar
     }
 
     init(textModel: TextModel, maxActive: Int, maxQueued: Int, maxRequestDuration: Duration, writeTimeout: Duration,
-         logger: Logger) {
+         promptStallFactor: Double = WindowPacing.defaultStallFactor, logger: Logger) {
         self.textModel = textModel
+        pacing = WindowPacing(stallFactor: promptStallFactor)
         self.maxActive = maxActive
         self.maxQueued = maxQueued
         self.maxRequestDuration = maxRequestDuration
@@ -246,14 +247,13 @@ final class GenerationScheduler: @unchecked Sendable {  // mutable state is guar
     private static let maxPassRows = 1024
 
     /// Sizes the window pieces; touched only on the model queue.
-    private var pacing = WindowPacing()
+    private var pacing: WindowPacing
 
     private func run(_ pass: [Segment]) {
         guard !pass.isEmpty else { return }
         let started = ContinuousClock.now
         let logits = textModel.model.forward(segments: pass.map { ($0.tokens, $0.state, $0.last) })
         let steps = pass.filter(\.isStep).count
-        let debugRows = pass.filter { !$0.isStep }.map(\.tokens.count).reduce(0, +); if let h = FileHandle(forWritingAtPath: "/tmp/pacing.log") { h.seekToEndOfFile(); h.write("turn steps \(steps) rows \(debugRows) ms \((ContinuousClock.now - started) / .milliseconds(1)) budget \(pacing.rowBudget(withSteps: true))\n".data(using: .utf8)!); h.closeFile() }
         pacing.record(steps: steps, windowRows: pass.filter { !$0.isStep }.map(\.tokens.count).reduce(0, +),
                       seconds: (ContinuousClock.now - started) / .seconds(1))
         for (segment, logits) in zip(pass, logits) {

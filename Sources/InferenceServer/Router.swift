@@ -34,7 +34,8 @@ public final class Router: Sendable {
         self.defaults.withLock { $0 = defaults }
         let scheduler = GenerationScheduler(textModel: textModel, maxActive: config.maxActive, maxQueued: config.maxQueued,
                                             maxRequestDuration: .seconds(config.maxRequestSeconds),
-                                            writeTimeout: .seconds(config.writeTimeoutSeconds), logger: logger)
+                                            writeTimeout: .seconds(config.writeTimeoutSeconds),
+                                            promptStallFactor: config.promptStallFactor, logger: logger)
         loaded.withLock { $0 = scheduler }
     }
 

@@ -93,6 +93,11 @@ public struct ServerConfig: Codable, Sendable, Equatable {
     public var drainTimeoutSeconds = 30
     /// Interval of keep-alive lines on NDJSON and SSE streams while a request waits.
     public var keepAliveMilliseconds = 1000
+    /// How much a prompt may slow the running streams: while others stream, a
+    /// prompt runs in pieces that make a turn last about this many decode
+    /// turns; 0 runs every prompt whole (its first token soonest, the streams
+    /// stopped meanwhile).
+    public var promptStallFactor = WindowPacing.defaultStallFactor
     /// Compute threads for matrix products.
     public var threads = 2
     /// When set, every route but /health and the page needs `Authorization: Bearer <key>`.
@@ -125,7 +130,8 @@ public struct ServerConfig: Codable, Sendable, Equatable {
         case maxConnectionsPerIp = "max_connections_per_ip", connectionTimeoutSeconds = "connection_timeout_seconds"
         case connectionMemoryBytes = "connection_memory_bytes", drainTimeoutSeconds = "drain_timeout_seconds"
         case requestReceiveTimeoutSeconds = "request_receive_timeout_seconds", writeTimeoutSeconds = "write_timeout_seconds"
-        case keepAliveMilliseconds = "keep_alive_milliseconds", threads, apiKey = "api_key", corsOrigins = "cors_origins"
+        case keepAliveMilliseconds = "keep_alive_milliseconds", promptStallFactor = "prompt_stall_factor"
+        case threads, apiKey = "api_key", corsOrigins = "cors_origins"
         case chatSystemPrefix = "chat_system_prefix", chatUserPrefix = "chat_user_prefix"
         case chatAssistantPrefix = "chat_assistant_prefix", chatSeparator = "chat_separator"
     }

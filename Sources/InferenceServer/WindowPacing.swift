@@ -15,8 +15,13 @@
 /// change any result: a window pass gives the same bits in any pieces of two
 /// rows or more (`TokenGenerator.windowPiece`).
 struct WindowPacing {
-    /// Longest turn with window rows, as a multiple of a turn of decode steps alone.
-    static let stallFactor = 4.0
+    /// Longest turn with window rows, as a multiple of a turn of decode steps
+    /// alone (the setting prompt_stall_factor); 0: windows run whole.
+    let stallFactor: Double
+    /// Chosen so that the streams' longest gap stays within 4 times their
+    /// usual one, as measured from the clients (bench_stall.py): a turn's
+    /// length varies, and the pieces follow averages.
+    static let defaultStallFactor = 3.5
     /// Fewest rows a window pass gets per turn, so that a piece keeps the gemm efficient.
     static let minimumRows = 16
     /// Rows per turn before the first measurements.
@@ -31,10 +36,14 @@ struct WindowPacing {
 
     /// The rows the window passes of a turn may take together: unlimited
     /// when the turn has no decode steps (nobody is waiting for a token).
+    init(stallFactor: Double = defaultStallFactor) {
+        self.stallFactor = stallFactor
+    }
+
     func rowBudget(withSteps: Bool) -> Int {
-        guard withSteps else { return .max }
+        guard withSteps, stallFactor > 0 else { return .max }
         guard let stepSeconds, let rowSeconds, rowSeconds > 0 else { return Self.initialRows }
-        let rows = Self.stallFactor * stepSeconds / rowSeconds
+        let rows = stallFactor * stepSeconds / rowSeconds
         return max(Self.minimumRows, Int(min(rows, 1e6)))
     }
 

@@ -114,6 +114,21 @@ import Testing
         #expect(throws: ConfigError.self) { try bad.validate() }
     }
 
+    /// prompt_stall_factor: 0 (prompts whole) or 1.5 … 100, a fraction welcome.
+    @Test func promptStallFactorIsZeroOrAtLeastOneAndAHalf() throws {
+        for (value, accepted) in [("0", true), ("2.25", true), ("100", true), ("1", false), ("-1", false), ("101", false)] {
+            var loader = ConfigLoader()
+            try loader.apply(override: "prompt_stall_factor=\(value)", source: "--set")
+            do {
+                try loader.config().validate()
+                #expect(accepted, "prompt_stall_factor=\(value) was accepted")
+            } catch {
+                #expect(!accepted && "\(error)".contains("prompt_stall_factor must be 0 (prompts run whole) or from 1.5 to 100"),
+                        "\(value): \(error)")
+            }
+        }
+    }
+
     @Test func refusesUnknownDefaults() throws {
         var loader = ConfigLoader()
         do {

@@ -11,6 +11,14 @@ import Testing
         #expect(pacing.rowBudget(withSteps: false) == .max)
     }
 
+    /// prompt_stall_factor 0: prompts run whole even while others stream.
+    @Test func aFactorOfZeroRunsPromptsWhole() {
+        var pacing = WindowPacing(stallFactor: 0)
+        pacing.record(steps: 3, windowRows: 0, seconds: 0.025)
+        pacing.record(steps: 3, windowRows: 40, seconds: 0.1)
+        #expect(pacing.rowBudget(withSteps: true) == .max)
+    }
+
     @Test func beforeAnyMeasurementThePiecesAreTheInitialSize() {
         #expect(WindowPacing().rowBudget(withSteps: true) == WindowPacing.initialRows)
     }
@@ -19,7 +27,7 @@ import Testing
     /// 10 ms: the pieces settle where such a turn lasts 4 decode turns,
     /// (100 - 10) / 1.5 = 60 rows.
     @Test func piecesSettleWhereATurnLastsFourDecodeTurns() {
-        var pacing = WindowPacing()
+        var pacing = WindowPacing(stallFactor: 4)
         for _ in 0..<200 {
             pacing.record(steps: 3, windowRows: 0, seconds: 0.025)
             let rows = pacing.rowBudget(withSteps: true)
