@@ -37,8 +37,7 @@ extension Model {
             if segment.logits { logitRows.append(tokens.count - 1) }
         }
         let shortRows = segments.filter { $0.tokens.count == 1 }.count
-        let scratch = RunState.Scratch(config: config, tokens: tokens.count, shortRows: shortRows, keys: positions.max()! + 1,
-                                       workers: pool.threads)
+        let scratch = RunState.Scratch(config: config, tokens: tokens.count, shortRows: shortRows, keys: positions.max()! + 1)
         let logits = pass(tokens, states: states, positions: positions, scratch: scratch, logitRows: logitRows)
         for segment in segments { segment.state.length += segment.tokens.count }
         var next = 0

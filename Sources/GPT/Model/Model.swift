@@ -39,7 +39,7 @@ public final class Model: Sendable {
         precondition(start + T <= state.capacity, "the sequence does not fit the cache (\(start + T) > \(state.capacity))")
         precondition(tokens.allSatisfy { $0 >= 0 && $0 < V }, "token ids must be in 0..<\(V)")
         let logits = pass(tokens, states: Array(repeating: state, count: T), positions: Array(start..<start + T),
-                          scratch: state.scratch(tokens: T, workers: pool.threads),
+                          scratch: state.scratch(tokens: T),
                           logitRows: allPositions ? Array(0..<T) : [T - 1])
         state.length = start + T
         return logits
@@ -65,9 +65,9 @@ public final class Model: Sendable {
             Kernels.add(row, s.projected, count: C)
         }
 
-        // Runs of rows of one sequence: each is computed as it would be alone
-        // (its own product tiles, its own attention), so a sequence gets the
-        // same bits whatever else shares the pass.
+        // Runs of rows of one sequence. Each attends to its own cache, and no
+        // kernel's result for a row depends on the other rows, so a sequence
+        // gets the same bits whatever else shares the pass.
         let segments = Self.segments(states: states, positions: positions)
         let shortRows = segments.filter(Self.isStep).flatMap { $0 }
         precondition(T <= s.tokens && shortRows.count <= s.shortRows && visible <= s.keys, "the scratch is too small for the pass")
@@ -134,7 +134,7 @@ public final class Model: Sendable {
     /// kind, not by a length threshold: every row of a longer pass takes the
     /// gemm path, whose results do not depend on the other rows, so a window
     /// pass gives the same bits in one piece or cut into any pieces of two
-    /// rows or more (`TokenGenerator.windowPieces`).
+    /// rows or more (`TokenGenerator.windowPiece(remaining:limit:)`).
     static func isStep(_ segment: Range<Int>) -> Bool { segment.count == 1 }
 
     /// out (T, OC) = inp (T, IC) · weight (OC, IC)ᵀ + bias, on the worker pool,

@@ -22,7 +22,7 @@ public final class RunState {
         let cacheSize = config.layers * capacity * config.channels
         keys = .allocate(capacity: cacheSize)
         values = .allocate(capacity: cacheSize)
-        scratch = Scratch(config: config, tokens: 1, shortRows: 1, keys: capacity, workers: 1)
+        scratch = Scratch(config: config, tokens: 1, shortRows: 1, keys: capacity)
     }
 
     deinit {
@@ -37,12 +37,12 @@ public final class RunState {
     func keys(layer l: Int) -> UnsafeMutablePointer<Float> { keys + l * capacity * config.channels }
     func values(layer l: Int) -> UnsafeMutablePointer<Float> { values + l * capacity * config.channels }
 
-    /// Scratch for a pass of T tokens on a pool of `workers` threads.
-    func scratch(tokens T: Int, workers: Int) -> Scratch {
+    /// Scratch for a pass of T tokens.
+    func scratch(tokens T: Int) -> Scratch {
         let shortRows = T == 1 ? 1 : 0
-        if scratch.tokens < T || scratch.shortRows < shortRows || scratch.workers < workers {
+        if scratch.tokens < T || scratch.shortRows < shortRows {
             scratch = Scratch(config: config, tokens: max(T, scratch.tokens), shortRows: max(shortRows, scratch.shortRows),
-                              keys: capacity, workers: workers)
+                              keys: capacity)
         }
         return scratch
     }
@@ -53,15 +53,14 @@ public final class RunState {
         let tokens: Int
         let shortRows: Int
         let keys: Int
-        let workers: Int
         let x: UnsafeMutablePointer<Float>       // (T, C) residual stream
         let normed: UnsafeMutablePointer<Float>  // (T, C) LayerNorm output
         let qkv: UnsafeMutablePointer<Float>     // (T, 3C)
         let attended: UnsafeMutablePointer<Float>  // (T, C) attention output before projection
         let projected: UnsafeMutablePointer<Float> // (T, C) output of a projection, added to x
         let hidden: UnsafeMutablePointer<Float>  // (T, 4C) MLP hidden layer
-        // Attention weights over `keys` positions: of each (row, head) pair of
-        // short segments; of one block of queries per worker for long ones.
+        // Attention weights over `keys` positions of each (row, head) pair of
+        // the steps (longer segments' attention has buffers of its own).
         let scores: UnsafeMutablePointer<Float>
         /// The input of a product with q8_0 or q4_0 weights, rounded to 16-bit integers per block of 32: (T, 4C / 32) blocks.
         let quantized: UnsafeMutableRawPointer
@@ -72,21 +71,18 @@ public final class RunState {
         private var gemmWorkspace: UnsafeMutablePointer<Float>?
         private var gemmWorkers = 0
 
-        init(config: GPTConfig, tokens T: Int, shortRows: Int, keys: Int, workers: Int) {
+        init(config: GPTConfig, tokens T: Int, shortRows: Int, keys: Int) {
             let C = config.channels
             tokens = T
             self.shortRows = shortRows
             self.keys = keys
-            self.workers = workers
             x = .allocate(capacity: T * C)
             normed = .allocate(capacity: T * C)
             qkv = .allocate(capacity: T * 3 * C)
             attended = .allocate(capacity: T * C)
             projected = .allocate(capacity: T * C)
             hidden = .allocate(capacity: T * 4 * C)
-            // Room for either kind of rows: a pass runs one after the other.
-            let rows = max(shortRows * config.heads, workers * Kernels.attentionRows)
-            scores = .allocate(capacity: rows * keys)
+            scores = .allocate(capacity: max(1, shortRows * config.heads * keys))
             quantized = .allocate(byteCount: T * max(1, gpt_quantized_activation_bytes(Int32(4 * C))), alignment: 64)
         }
 
