@@ -51,9 +51,9 @@ final class GenerationScheduler: @unchecked Sendable {  // mutable state is guar
     }
 
     init(textModel: TextModel, maxActive: Int, maxQueued: Int, maxRequestDuration: Duration, writeTimeout: Duration,
-         promptStallFactor: Double = WindowPacing.defaultStallFactor, logger: Logger) {
+         pacing: WindowPacing = WindowPacing(), logger: Logger) {
         self.textModel = textModel
-        pacing = WindowPacing(stallFactor: promptStallFactor)
+        self.pacing = pacing
         self.maxActive = maxActive
         self.maxQueued = maxQueued
         self.maxRequestDuration = maxRequestDuration
@@ -189,38 +189,41 @@ final class GenerationScheduler: @unchecked Sendable {  // mutable state is guar
     }
 
     /// One turn for each of `slots`, outside the lock: every decode step and
-    /// the next piece of every window pass run together as one multi-sequence
-    /// pass (`Model.forward(segments:)`, one per `maxPassRows`), which streams
-    /// the weights once for all and gives each sequence the bits it gets
-    /// alone. While some generations stream, window passes take the rows
-    /// that `pacing` allows; otherwise they run whole.
+    /// the next piece of every window pass (or of scoring a prompt) run
+    /// together as one multi-sequence pass (`Model.forward(segments:)`, one
+    /// per `maxPassRows`), which reads each tile of weights once for all and
+    /// gives each sequence the bits it gets alone. While some generations
+    /// stream, the pieces take the rows that `pacing` allows; otherwise
+    /// they run whole.
     private func step(_ slots: [Slot]) {
         var steps: [(slot: Slot, step: TokenGenerator.Step)] = []
         for slot in slots {
             switch slot.generator.nextStep() {
-            case .over:
-                deliver(nil, for: slot)
-            case .scoring:
-                deliver(slot.generator.next(), for: slot)  // scores, then the first pass whole
-            case let step:
-                steps.append((slot, step))
+            case .over: deliver(nil, for: slot)
+            case let step: steps.append((slot, step))
             }
         }
         let decodeSteps = steps.filter { if case .decode = $0.step { true } else { false } }.count
-        let windows = steps.count - decodeSteps
-        let share = windows == 0 ? 0 : max(WindowPacing.minimumRows, pacing.rowBudget(withSteps: decodeSteps > 0) / windows)
+        let pieces = steps.count - decodeSteps
+        let share = pieces == 0 ? 0 : max(WindowPacing.minimumRows, pacing.rowBudget(withSteps: decodeSteps > 0) / pieces)
         var pass: [Segment] = []
         var rows = 0
         for (slot, step) in steps {
+            // A piece is asked for again, at the size this turn can afford (asking has no side effect).
             let segment: Segment
             switch step {
             case .decode(let token, let state):
-                segment = Segment(slot: slot, tokens: [token], state: state, last: true, isStep: true)
-            case .window:
-                // Asked again, for a piece this turn can afford (asking has no side effect).
-                guard case .window(let piece, let state, let last) = slot.generator.nextStep(windowRows: min(share, Self.maxPassRows)) else { continue }
-                segment = Segment(slot: slot, tokens: Array(piece), state: state, last: last, isStep: false)
-            case .over, .scoring:
+                segment = Segment(slot: slot, tokens: [token], state: state, kind: .step)
+            case .window, .score:
+                switch slot.generator.nextStep(windowRows: min(share, Self.maxPassRows)) {
+                case .window(let piece, let state, let last):
+                    segment = Segment(slot: slot, tokens: Array(piece), state: state, kind: .window(last: last))
+                case .score(let tokens, let state, let scored):
+                    segment = Segment(slot: slot, tokens: tokens, state: state, kind: .score(scored: scored))
+                default:
+                    continue
+                }
+            case .over:
                 continue
             }
             if rows + segment.tokens.count > Self.maxPassRows {
@@ -233,31 +236,54 @@ final class GenerationScheduler: @unchecked Sendable {  // mutable state is guar
         run(pass)
     }
 
-    /// A generation's part of a turn's pass: a decode step, or a piece of a window pass.
+    /// A generation's part of a turn's pass.
     private struct Segment {
         let slot: Slot
         let tokens: [Int]
         let state: RunState
-        /// Its logits give the next token (a decode step, or a window pass's last piece).
-        let last: Bool
-        let isStep: Bool
+        let kind: Kind
+
+        enum Kind {
+            /// A decode step: its logits give the next token.
+            case step
+            /// A piece of a window pass; the last one's logits give the next token.
+            case window(last: Bool)
+            /// A piece of scoring the prompt; a `scored` one's logits (every row) give scores.
+            case score(scored: Bool)
+        }
+
+        var logits: Model.SegmentLogits {
+            switch kind {
+            case .step, .window(last: true): .last
+            case .score(scored: true): .all
+            case .window(last: false), .score(scored: false): .none
+            }
+        }
+
+        var isStep: Bool { if case .step = kind { true } else { false } }
     }
 
     /// Most rows of one pass (bounds its scratch memory).
     private static let maxPassRows = 1024
 
-    /// Sizes the window pieces; touched only on the model queue.
+    /// Sizes the pieces; touched only on the model queue.
     private var pacing: WindowPacing
 
     private func run(_ pass: [Segment]) {
         guard !pass.isEmpty else { return }
         let started = ContinuousClock.now
-        let logits = textModel.model.forward(segments: pass.map { ($0.tokens, $0.state, $0.last) })
+        let logits = textModel.model.forward(segments: pass.map { ($0.tokens, $0.state, $0.logits) })
         let steps = pass.filter(\.isStep).count
         pacing.record(steps: steps, windowRows: pass.filter { !$0.isStep }.map(\.tokens.count).reduce(0, +),
                       seconds: (ContinuousClock.now - started) / .seconds(1))
         for (segment, logits) in zip(pass, logits) {
-            if let logits { deliver(segment.slot.generator.complete(logits: logits, started: started), for: segment.slot) }
+            let generator = segment.slot.generator
+            switch segment.kind {
+            case .score:
+                generator.completeScore(logits: logits)
+            case .step, .window:
+                if let logits { deliver(generator.complete(logits: logits, started: started), for: segment.slot) }
+            }
         }
     }
 

@@ -35,7 +35,7 @@ public final class Router: Sendable {
         let scheduler = GenerationScheduler(textModel: textModel, maxActive: config.maxActive, maxQueued: config.maxQueued,
                                             maxRequestDuration: .seconds(config.maxRequestSeconds),
                                             writeTimeout: .seconds(config.writeTimeoutSeconds),
-                                            promptStallFactor: config.promptStallFactor, logger: logger)
+                                            pacing: WindowPacing(stallFactor: config.promptStallFactor), logger: logger)
         loaded.withLock { $0 = scheduler }
     }
 

@@ -18,6 +18,8 @@ struct WindowPacing {
     /// Longest turn with window rows, as a multiple of a turn of decode steps
     /// alone (the setting prompt_stall_factor); 0: windows run whole.
     let stallFactor: Double
+    /// Largest piece while others stream, whatever the times say (tests fix it to count pieces).
+    let maximumRows: Int
     /// Chosen so that the streams' longest gap stays within 4 times their
     /// usual one, as measured from the clients (bench_stall.py): a turn's
     /// length varies, and the pieces follow averages.
@@ -36,15 +38,16 @@ struct WindowPacing {
 
     /// The rows the window passes of a turn may take together: unlimited
     /// when the turn has no decode steps (nobody is waiting for a token).
-    init(stallFactor: Double = defaultStallFactor) {
+    init(stallFactor: Double = defaultStallFactor, maximumRows: Int = .max) {
         self.stallFactor = stallFactor
+        self.maximumRows = max(Self.minimumRows, maximumRows)
     }
 
     func rowBudget(withSteps: Bool) -> Int {
         guard withSteps, stallFactor > 0 else { return .max }
-        guard let stepSeconds, let rowSeconds, rowSeconds > 0 else { return Self.initialRows }
+        guard let stepSeconds, let rowSeconds, rowSeconds > 0 else { return min(Self.initialRows, maximumRows) }
         let rows = stallFactor * stepSeconds / rowSeconds
-        return max(Self.minimumRows, Int(min(rows, 1e6)))
+        return min(maximumRows, max(Self.minimumRows, Int(min(rows, 1e6))))
     }
 
     /// Records a pass of `steps` decode steps and `windowRows` window rows that took `seconds`.

@@ -75,7 +75,7 @@ struct Bench: ParsableCommand {
             while state.length < promptTokens {
                 let piece = TokenGenerator.windowPiece(remaining: promptTokens - state.length, limit: prefillPiece ?? .max)
                 let last = state.length + piece == promptTokens  // only the last piece's logits, as in a generation
-                _ = gpt.forward(segments: [(Array(prompt[state.length..<state.length + piece]), state, last)])
+                _ = gpt.forward(segments: [(Array(prompt[state.length..<state.length + piece]), state, last ? .last : .none)])
             }
             return Double(promptTokens) / ((clock.now - start) / .seconds(1))
         }

@@ -146,7 +146,7 @@ import Testing
                 switch generator.nextStep() {
                 case .decode(let token, let state): batch.append((k, token, state))
                 case .over: continue
-                case .window, .scoring: if let token = generator.next() { together[k].append(token.id) }
+                case .window, .score: if let token = generator.next() { together[k].append(token.id) }
                 }
             }
             guard !batch.isEmpty else { continue }

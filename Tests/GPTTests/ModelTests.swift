@@ -155,7 +155,7 @@ import Testing
         }
         let (alone, together) = (states(), states())
         let single = zip(chunks, alone).map { model.forward($0, state: $1) }
-        let segmented = model.forward(segments: zip(chunks, together).map { ($0, $1, true) }).map { $0! }
+        let segmented = model.forward(segments: zip(chunks, together).map { ($0, $1, .last) }).map { $0! }
         let next = (alone.map { model.forward([5], state: $0) }, together.map { model.forward([5], state: $0) })
         return together.map(\.length) == alone.map(\.length) && segmented == single && next.0 == next.1
     }
@@ -208,10 +208,22 @@ import Testing
         #expect(cutAll.logits == wholeAll.logits, "pieces \(pieces), every position")
     }
 
+    /// A segment that asks for every position's logits (scoring) gets those of
+    /// `forward(_:state:allPositions:)` alone, beside a decode step.
+    @Test func aSegmentGetsEveryPositionsLogitsWhenItAsks() {
+        let prompt = Self.tokens(30, seed: 50)
+        let alone = Self.model.forward(prompt, state: Self.model.makeState(), allPositions: true)
+        let step = Self.model.makeState()
+        _ = Self.model.forward([3, 4], state: step)
+        let logits = Self.model.forward(segments: [([7], step, .last), (prompt, Self.model.makeState(), .all)])
+        #expect(logits[1] == alone)
+        #expect(logits[0]?.count == Self.model.config.vocabularySize)
+    }
+
     /// Segments that ask for no logits get none, and the others' are unchanged.
     @Test func onlyTheSegmentsThatAskGetLogits() {
         let (a, b) = (Self.model.makeState(), Self.model.makeState())
-        let logits = Self.model.forward(segments: [(Self.tokens(20, seed: 15), a, false), ([4], b, true)])
+        let logits = Self.model.forward(segments: [(Self.tokens(20, seed: 15), a, .none), ([4], b, .last)])
         #expect(logits[0] == nil && logits[1] == Self.model.forward([4], state: Self.model.makeState()))
         #expect(a.length == 20 && b.length == 1)
     }

@@ -97,8 +97,8 @@ import Testing
     }
 }
 
-/// Long prompts run in chunks between the running generations' tokens, and
-/// get the tokens they get alone.
+/// Long prompts (and scoring a prompt) run in pieces between the running
+/// generations' tokens, and get the tokens (and scores) they get alone.
 @Suite struct ChunkedPrefillTests {
     /// A model with room for long prompts.
     static let textModel: TextModel = {
@@ -110,13 +110,15 @@ import Testing
         return try! TextModel(checkpointPath: path, tokenizerPath: tokenizer)
     }()
 
+    /// The largest piece while others stream: fixed, so that the pieces can be
+    /// counted (the server sizes them from measured times).
     static let chunk = 32
-    /// 10 chunks.
+    /// 10 pieces.
     static let longPrompt = (0..<320).map { ($0 * 37 + 11) % 2100 }
 
     static func scheduler() -> GenerationScheduler {
         GenerationScheduler(textModel: textModel, maxActive: 4, maxQueued: 4, maxRequestDuration: .seconds(600),
-                            writeTimeout: .seconds(600), logger: Logger(label: "test"))
+                            writeTimeout: .seconds(600), pacing: WindowPacing(maximumRows: chunk), logger: Logger(label: "test"))
     }
 
     static func job(prompt: [Int], tokens: Int, stream: Bool) -> Job {
@@ -151,6 +153,38 @@ import Testing
         #expect(await long.result().summary.finishReason == .length)
         let chunks = Self.longPrompt.count / Self.chunk
         #expect(duringPrefill.value >= chunks / 2, "\(duringPrefill.value) tokens during \(chunks) chunks")
+        running.cancellation.cancel()
+        #expect(scheduler.waitUntilIdle(timeout: 60))
+        scheduler.stop()
+    }
+
+    /// Scoring a long prompt (`echo`) runs in pieces too: a running stream
+    /// keeps getting tokens meanwhile (one per piece, where scoring in one go
+    /// gave it none), and the scores are bit for bit those of scoring alone
+    /// (`Scoring.score`, as gpt-score runs it).
+    @Test func scoringALongPromptLetsAStreamAdvance() async throws {
+        var settings = Self.job(prompt: [1], tokens: 0, stream: false).request.settings
+        settings.scorePrompt = true
+        settings.logprobs = 2
+        settings.maxSeqLen = 128  // 320 tokens: four window passes of up to 128, a stride of 64 apart
+        let expected = Scoring.score(Self.longPrompt, model: Self.textModel.model, window: 128, alternatives: 2)
+
+        let scheduler = Self.scheduler()
+        let running = Self.job(prompt: [1, 2, 3], tokens: 100_000, stream: true)
+        try scheduler.submit(running)
+        var seen = 0
+        while seen < 5 { seen += Self.tokens(in: running.nextEvents(timeout: 1)) }
+        let duringScoring = Counter()
+        let echo = Job(request: GenerateRequest(prompt: .text(""), settings: settings, stream: false, delayMilliseconds: 0),
+                       promptTokens: Self.longPrompt)
+        echo.onFinish { _ in duringScoring.add(Self.tokens(in: running.nextEvents(timeout: 0))) }
+        _ = running.nextEvents(timeout: 0)
+        try scheduler.submit(echo)
+        let result = await echo.result()
+        #expect(result.promptScores == expected)
+        #expect(result.tokens.isEmpty && result.summary.finishReason == .length)
+        // 128 scored rows in pieces of 32, then three passes of a 64-row prefix and 64 scored rows: 16 pieces.
+        #expect(duringScoring.value >= 12, "\(duringScoring.value) tokens while scoring")
         running.cancellation.cancel()
         #expect(scheduler.waitUntilIdle(timeout: 60))
         scheduler.stop()

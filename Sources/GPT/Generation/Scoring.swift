@@ -25,32 +25,80 @@ public enum Scoring {
     /// `progress` hears the number of tokens scored so far.
     public static func score(_ tokens: [Int], model: Model, window: Int, stride: Int? = nil, alternatives: Int = 0,
                              progress: ((Int) -> Void)? = nil) -> [TokenLogprob?] {
+        let scorer = Scorer(tokens, model: model, window: window, stride: stride, alternatives: alternatives)
+        while let piece = scorer.nextPiece(maxRows: .max) {
+            let logits = model.forward(segments: [(piece.tokens, piece.state, piece.scored ? .all : .none)])[0]
+            scorer.complete(logits: logits)
+            if piece.scored { progress?(scorer.scores.count) }
+        }
+        return scorer.scores
+    }
+}
+
+/// Scoring (see ``Scoring``) one pass at a time, so that a server can run
+/// the passes between other generations' tokens. Pieces follow
+/// `TokenGenerator.windowPiece`, so their size does not change a score.
+package final class Scorer {
+    let tokens: [Int]
+    let window: Int
+    let stride: Int
+    let alternatives: Int
+    private let model: Model
+    private let state: RunState
+    package private(set) var scores: [TokenLogprob?]
+    /// The window pass under way feeds tokens start ..< end (nil between passes).
+    private var pass: (start: Int, end: Int)?
+    private var nextStart = 0
+
+    package init(_ tokens: [Int], model: Model, window: Int, stride: Int? = nil, alternatives: Int = 0) {
         precondition(window >= 1 && window <= model.config.maxT, "the window must be 1 ... the model's context")
-        let stride = min(max(1, stride ?? defaultStride(window: window)), window)
-        let V = model.config.vocabularySize
-        let state = model.makeState(capacity: window)
-        var scores: [TokenLogprob?] = tokens.isEmpty ? [] : [nil]
-        var start = 0
-        while scores.count < tokens.count {
+        self.tokens = tokens
+        self.window = window
+        self.stride = min(max(1, stride ?? Scoring.defaultStride(window: window)), window)
+        self.alternatives = alternatives
+        self.model = model
+        state = model.makeState(capacity: window)
+        scores = tokens.isEmpty ? [] : [nil]
+    }
+
+    package var isDone: Bool { scores.count >= tokens.count }
+
+    /// The next piece (about `maxRows` tokens at most, and ``Scoring/rowsPerPass`` for scored ones) to run on `state`:
+    /// tokens before the first unscored prediction (`scored` false), or
+    /// positions whose logits (all of them) `complete(logits:)` needs. Nil when every token is scored.
+    package func nextPiece(maxRows: Int) -> (tokens: [Int], state: RunState, scored: Bool)? {
+        guard !isDone else { return nil }
+        if pass == nil {
             // This pass feeds tokens start ..< end; position p predicts token p + 1.
             // The last token is never fed: nothing after it needs predicting.
-            let end = min(start + window, tokens.count - 1)
-            start = max(0, end - window)
+            let end = min(nextStart + window, tokens.count - 1)
+            pass = (max(0, end - window), end)
             state.reset()
-            var row = scores.count - 1  // the position that predicts the first unscored token
-            if row > start { _ = model.forward(Array(tokens[start ..< row]), state: state) }
-            while row < end {
-                let rows = min(rowsPerPass, end - row)
-                let logits = model.forward(Array(tokens[row ..< row + rows]), state: state, allPositions: true)
-                for r in 0..<rows {
-                    scores.append(TokenLogprob(id: tokens[row + r + 1], logits: Array(logits[r * V ..< (r + 1) * V]),
-                                               alternatives: alternatives))
-                }
-                row += rows
-                progress?(scores.count)
-            }
-            start += stride
         }
-        return scores
+        let (start, end) = pass!
+        let fed = start + state.length
+        let row = scores.count - 1  // the position that predicts the first unscored token
+        if fed < row {
+            let piece = TokenGenerator.windowPiece(remaining: row - fed, limit: maxRows)
+            return (Array(tokens[fed ..< fed + piece]), state, false)
+        }
+        // Logits are rows x V floats: at most rowsPerPass rows of them at once.
+        let piece = TokenGenerator.windowPiece(remaining: end - row, limit: min(maxRows, Scoring.rowsPerPass))
+        return (Array(tokens[row ..< row + piece]), state, true)
+    }
+
+    /// Takes the logits of the piece `nextPiece` gave (nil for an unscored one; else (T, V)).
+    package func complete(logits: [Float]?) {
+        guard let logits, let (_, end) = pass else { return }
+        let V = model.config.vocabularySize
+        let row = scores.count - 1
+        for r in 0 ..< logits.count / V {
+            scores.append(TokenLogprob(id: tokens[row + r + 1], logits: Array(logits[r * V ..< (r + 1) * V]),
+                                       alternatives: alternatives))
+        }
+        if scores.count - 1 >= end {
+            pass = nil
+            nextStart = max(0, end - window) + stride
+        }
     }
 }

@@ -96,7 +96,8 @@ public final class TokenGenerator: IteratorProtocol, Sequence {
     private var stopStrings: StopStrings
     private var context: [Int]  // prompt + generated: what the window slides over
     private var decodedScalars = 0  // Unicode scalars of generated text decoded so far
-    private var window: [Int]?  // the window pass under way (it may run in chunks), until its token is sampled
+    private var window: [Int]?  // the window pass under way (it may run in pieces), until its token is sampled
+    private var scorer: Scorer?  // scoring the prompt, under way (settings.scorePrompt)
     private var windowStarted = ContinuousClock.now
 
     /// Generates from `prompt` encoded by `tokenizer`.
@@ -140,12 +141,11 @@ public final class TokenGenerator: IteratorProtocol, Sequence {
             return nil
         case .decode(let token, let state):
             return complete(logits: model.forward([token], state: state), started: started)
-        case .scoring:
-            promptScores = Scoring.score(promptTokens, model: model, window: settings.maxSeqLen,
-                                         alternatives: settings.logprobs ?? 0)
+        case .score(let tokens, let state, let scored):
+            completeScore(logits: model.forward(segments: [(tokens, state, scored ? .all : .none)])[0])
             return next()
         case .window(let chunk, let state, let last):
-            let logits = model.forward(segments: [(Array(chunk), state, last)])[0]
+            let logits = model.forward(segments: [(Array(chunk), state, last ? .last : .none)])[0]
             return last ? complete(logits: logits!, started: started) : next()
         }
     }
@@ -173,8 +173,10 @@ public final class TokenGenerator: IteratorProtocol, Sequence {
         /// (`Model.forward(segments:)`). The `last` piece's logits go to
         /// `complete(logits:started:)`.
         case window(chunk: ArraySlice<Int>, state: RunState, last: Bool)
-        /// The prompt's tokens must be scored first (`settings.scorePrompt`): leave it to `next()`.
-        case scoring
+        /// The next piece of scoring the prompt (`settings.scorePrompt`), before
+        /// the first token: run `tokens` on `state`, with every position's
+        /// logits when `scored`, and hand them to `completeScore(logits:)`.
+        case score(tokens: [Int], state: RunState, scored: Bool)
     }
 
     /// Ends the generation if it is cancelled or complete; otherwise says what
@@ -187,7 +189,14 @@ public final class TokenGenerator: IteratorProtocol, Sequence {
             _ = finish(.cancelled)
             return .over
         }
-        if settings.scorePrompt && promptScores == nil { return .scoring }
+        if settings.scorePrompt && promptScores == nil {
+            let scorer = scorer ?? Scorer(promptTokens, model: model, window: settings.maxSeqLen,
+                                          alternatives: settings.logprobs ?? 0)
+            self.scorer = scorer
+            if let piece = scorer.nextPiece(maxRows: windowRows) { return .score(tokens: piece.tokens, state: piece.state, scored: piece.scored) }
+            promptScores = scorer.scores
+            self.scorer = nil
+        }
         if generatedTokens.count >= settings.numTokens {
             _ = finish(.length)
             return .over
@@ -205,6 +214,16 @@ public final class TokenGenerator: IteratorProtocol, Sequence {
         window = Array(context.suffix(settings.maxSeqLen))
         windowStarted = .now
         return nextStep(windowRows: windowRows)
+    }
+
+    /// Takes the logits of a `.score` step's piece (nil for a piece without them).
+    package func completeScore(logits: [Float]?) {
+        guard let scorer else { return }
+        scorer.complete(logits: logits)
+        if scorer.isDone {
+            promptScores = scorer.scores
+            self.scorer = nil
+        }
     }
 
     /// Samples the next token from `logits` (the model's output for the step

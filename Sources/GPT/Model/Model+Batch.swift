@@ -7,20 +7,28 @@ extension Model {
     /// `forward([tokens[b]], state: states[b])`.
     public func forward(batch tokens: [Int], states: [RunState]) -> [[Float]] {
         precondition(tokens.count == states.count, "one state per token")
-        return forward(segments: zip(tokens, states).map { ([$0], $1, true) }).map { $0! }
+        return forward(segments: zip(tokens, states).map { ([$0], $1, .last) }).map { $0! }
+    }
+
+    /// Which logits a segment of a multi-sequence pass returns.
+    public enum SegmentLogits: Sendable {
+        case none
+        /// Its last token's (V): what predicts the next token.
+        case last
+        /// Every token's (T, V): what scores a text.
+        case all
     }
 
     /// One pass over several sequences' runs of tokens: `segments[i].tokens`
     /// go to the next positions of `segments[i].state`, as
     /// `forward(segments[i].tokens, state: segments[i].state)` would, and the
     /// caches advance likewise. Decode steps (one token), prompt chunks and
-    /// whole windows may share a pass: each weight matrix is then streamed
-    /// from memory once for all of them (a decode step's row products find
-    /// the weights in cache, just read by the others' tiles). Each segment is
-    /// computed as alone (its own product tiles, its own attention), so its
-    /// results are bit for bit those of its pass alone. Returns the last
-    /// token's logits (V) of each segment whose `logits` is set, else nil.
-    public func forward(segments: [(tokens: [Int], state: RunState, logits: Bool)]) -> [[Float]?] {
+    /// whole windows may share a pass: each tile of a weight matrix is then
+    /// read from memory once for all of them. No kernel's result for a row
+    /// depends on the other rows, so each segment's results are bit for bit
+    /// those of its pass alone. Returns each segment's logits as its
+    /// `logits` asks, or nil for `.none`.
+    public func forward(segments: [(tokens: [Int], state: RunState, logits: SegmentLogits)]) -> [[Float]?] {
         let V = config.vocabularySize
         precondition(!segments.isEmpty && segments.allSatisfy { !$0.tokens.isEmpty }, "every segment needs a token")
         precondition(Set(segments.map { ObjectIdentifier($0.state) }).count == segments.count,
@@ -34,17 +42,26 @@ extension Model {
             tokens += segment.tokens
             states += Array(repeating: segment.state, count: segment.tokens.count)
             positions += Array(start ..< start + segment.tokens.count)
-            if segment.logits { logitRows.append(tokens.count - 1) }
+            switch segment.logits {
+            case .none: break
+            case .last: logitRows.append(tokens.count - 1)
+            case .all: logitRows += Array(tokens.count - segment.tokens.count ..< tokens.count)
+            }
         }
         let shortRows = segments.filter { $0.tokens.count == 1 }.count
         let scratch = RunState.Scratch(config: config, tokens: tokens.count, shortRows: shortRows, keys: positions.max()! + 1)
         let logits = pass(tokens, states: states, positions: positions, scratch: scratch, logitRows: logitRows)
         for segment in segments { segment.state.length += segment.tokens.count }
-        var next = 0
+        var next = 0  // the first logit row not handed out yet
         return segments.map { segment in
-            guard segment.logits else { return nil }
-            defer { next += 1 }
-            return Array(logits[next * V ..< (next + 1) * V])
+            let rows = switch segment.logits {
+            case .none: 0
+            case .last: 1
+            case .all: segment.tokens.count
+            }
+            guard rows > 0 else { return nil }
+            defer { next += rows }
+            return Array(logits[next * V ..< (next + rows) * V])
         }
     }
 
