@@ -43,8 +43,8 @@ let package = Package(
         .target(
             name: "JSON"
         ),
-        // The products of a few tokens for every weight type, AVX2 or portable C,
-        // chosen at run time (C, for target attributes and intrinsics).
+        // The decode products and the prefill gemm for every weight type, AVX2 or
+        // portable C, chosen at run time (C, for target attributes and intrinsics).
         .target(
             name: "CKernels",
             cSettings: [.unsafeFlags(["-O3"])]

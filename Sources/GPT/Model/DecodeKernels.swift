@@ -1,5 +1,5 @@
-/// The attention kernel of a pass over a few tokens (decode, short prompts),
-/// one head at a time so that ``WorkerPool`` can spread them over threads.
+/// The attention kernel of a decode step (one token of a sequence, alone or
+/// in a batch), one head at a time so that ``WorkerPool`` can spread them over threads.
 /// Its plain twin is `attentionReference` in Kernels.swift. (The products of
 /// such passes are `gpt_matmul_rows` in the CKernels target.)
 extension Kernels {

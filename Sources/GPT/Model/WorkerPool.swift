@@ -2,8 +2,8 @@ import CBLAS
 import Foundation
 import Synchronization
 
-/// Threads of our own for the loops of short passes: decode steps (alone or
-/// batched) and prompts of a few tokens.
+/// Threads of our own for every product's loop: decode steps (alone or
+/// batched), prompts (the packed gemm's tiles) and training.
 ///
 /// A decode pass is some thirty short loops (a few microseconds each on a
 /// small model); OpenBLAS's pool would wake and join its workers for every
