@@ -8,10 +8,10 @@ import Synchronization
 package enum Kernels {
     // MARK: matmul
 
-    /// out (T, OC) = inp (T, IC) · weight (OC, IC)ᵀ + bias (OC).
-    /// Fast because OpenBLAS's packed sgemm kernels run on tiles of the output
-    /// that the pool's threads share (Gemm.swift). (Model uses CKernels'
-    /// `gpt_matmul_rows` for short passes, whose cost is reading the weights.)
+    /// out (T, OC) = inp (T, IC) · weight (OC, IC)ᵀ + bias (OC), for training:
+    /// OpenBLAS's packed sgemm kernels on tiles of the output that the pool's
+    /// threads share (Gemm.swift). (Model's own passes use CKernels: the row
+    /// products for decode steps, the packed gemm for prompts.)
     package static func matmul(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
                        _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
                        T: Int, IC: Int, OC: Int, pool: WorkerPool = .shared) {
