@@ -1,5 +1,5 @@
 // The product of many activation rows with a weight matrix (prefill):
-// register-blocked (6 rows by 16 columns of C in sixteen vector registers),
+// register-blocked (6 rows by 16 columns of C in twelve vector registers),
 // cache-blocked (256 values of K at a time) and on packed panels, the
 // weights widened from their stored type while they are packed.
 //

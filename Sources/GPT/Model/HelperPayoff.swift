@@ -9,9 +9,10 @@
 /// every shared loop is weighed: the time the helpers' chunks would have
 /// cost the caller (its own time per chunk, times their chunks) against the
 /// time it spent waiting for them. When the waiting outweighs the saving
-/// over recent loops by more than half a millisecond, the caller runs its loops alone for a while, then
-/// tries the helpers again; the while doubles each time the trial fails
-/// soon after, so a machine that stays busy is probed seldom.
+/// over recent loops by more than half a millisecond, the caller runs its
+/// loops alone for a while, then tries the helpers again; the while doubles
+/// each time the trial fails soon after, so a machine that stays busy is
+/// probed seldom.
 ///
 /// Which thread runs a chunk never changes its result, so neither does this.
 struct HelperPayoff {
