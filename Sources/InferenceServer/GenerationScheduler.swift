@@ -205,7 +205,8 @@ final class GenerationScheduler: @unchecked Sendable {  // mutable state is guar
         }
         let decodeSteps = steps.filter { if case .decode = $0.step { true } else { false } }.count
         let pieces = steps.count - decodeSteps
-        let share = pieces == 0 ? 0 : max(WindowPacing.minimumRows, pacing.rowBudget(withSteps: decodeSteps > 0) / pieces)
+        let budget = pacing.rowBudget(withSteps: decodeSteps > 0)
+        let share = pieces == 0 ? 0 : max(WindowPacing.minimumRows, budget / pieces)
         var pass: [Segment] = []
         var rows = 0
         for (slot, step) in steps {

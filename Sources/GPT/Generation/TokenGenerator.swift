@@ -193,7 +193,9 @@ public final class TokenGenerator: IteratorProtocol, Sequence {
             let scorer = scorer ?? Scorer(promptTokens, model: model, window: settings.maxSeqLen,
                                           alternatives: settings.logprobs ?? 0)
             self.scorer = scorer
-            if let piece = scorer.nextPiece(maxRows: windowRows) { return .score(tokens: piece.tokens, state: piece.state, scored: piece.scored) }
+            if let piece = scorer.nextPiece(maxRows: windowRows) {
+                return .score(tokens: piece.tokens, state: piece.state, scored: piece.scored)
+            }
             promptScores = scorer.scores
             self.scorer = nil
         }
