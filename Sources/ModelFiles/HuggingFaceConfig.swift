@@ -11,15 +11,7 @@ public struct HuggingFaceConfig {
     public static let tanhGELUNames: Set<String> = ["gelu_new", "gelu_pytorch_tanh", "gelu_fast"]
 
     public init(bytes: [UInt8], file: String) throws {
-        let root: JSONValue
-        do {
-            root = try JSONValue.parse(bytes)
-        } catch {
-            throw ModelFileError(file, "not JSON: \(error)")
-        }
-        guard case .object(let object) = root else {
-            throw ModelFileError(file, "the top level is \(root.kindName); expected an object")
-        }
+        let object = try JSONObject.parse(bytes, file: file, expected: "an object")
         guard case .string(let modelType)? = object["model_type"], modelType == "gpt2" else {
             throw ModelFileError(file, "model_type is \(object["model_type"].map { "\($0)" } ?? "missing"); only \"gpt2\" is supported")
         }

@@ -17,15 +17,7 @@ public struct SafetensorsFile {
                 + "(or the format's limit of \(Self.maximumHeaderBytes)); not a safetensors file, or truncated")
         }
         let header = try cursor.readBytes(Int(headerLength), "the JSON header")
-        let root: JSONValue
-        do {
-            root = try JSONValue.parse(Array(header))
-        } catch {
-            throw ModelFileError(file, "the header is not JSON: \(error)")
-        }
-        guard case .object(let entries) = root else {
-            throw ModelFileError(file, "the header is \(root.kindName); expected an object of tensors")
-        }
+        let entries = try JSONObject.parse(Array(header), file: file, subject: "the header", expected: "an object of tensors")
         let data = UnsafeRawBufferPointer(rebasing: bytes[cursor.offset...])
         var tensors: [TensorView] = []
         var names = Set<String>()

@@ -13,15 +13,7 @@ public struct SafetensorsIndex {
     public let shards: [String]
 
     public init(bytes: [UInt8], file: String) throws {
-        let root: JSONValue
-        do {
-            root = try JSONValue.parse(bytes)
-        } catch {
-            throw ModelFileError(file, "not JSON: \(error)")
-        }
-        guard case .object(let object) = root else {
-            throw ModelFileError(file, "the top level is \(root.kindName); expected an object with a weight_map")
-        }
+        let object = try JSONObject.parse(bytes, file: file, expected: "an object with a weight_map")
         guard case .object(let map)? = object["weight_map"] else {
             throw ModelFileError(file, "weight_map is \(object["weight_map"].map(\.kindName) ?? "missing"); "
                 + "expected an object from tensor names to shard file names")
