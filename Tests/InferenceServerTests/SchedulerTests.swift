@@ -135,27 +135,34 @@ import Testing
         events.reduce(0) { count, event in if case .token = event { count + 1 } else { count } }
     }
 
-    /// A running stream keeps getting tokens while a long prompt is prefilled:
-    /// about one per chunk, where one pass over the whole prompt gave it none.
-    @Test func aRunningStreamAdvancesDuringALongPrefill() async throws {
+    /// Runs `job` while a stream runs beside it: the job's result, and the
+    /// stream's tokens from the job's submission to its end.
+    static func besideAStream(_ job: Job) async throws -> (result: JobResult, streamed: Int) {
         let scheduler = Self.scheduler()
         let running = Self.job(prompt: [1, 2, 3], tokens: 100_000, stream: true)
         try scheduler.submit(running)
         var seen = 0
         while seen < 5 { seen += Self.tokens(in: running.nextEvents(timeout: 1)) }
-        let duringPrefill = Counter()
-        let long = Self.job(prompt: Self.longPrompt, tokens: 1, stream: false)
-        // Runs on the model thread as the long prompt's token is posted: the
-        // running stream's tokens since the drain just before the submission.
-        long.onFinish { _ in duringPrefill.add(Self.tokens(in: running.nextEvents(timeout: 0))) }
+        let streamed = Counter()
+        // Runs on the model thread as the job's end is posted: the running
+        // stream's tokens since the drain just before the submission.
+        job.onFinish { _ in streamed.add(Self.tokens(in: running.nextEvents(timeout: 0))) }
         _ = running.nextEvents(timeout: 0)
-        try scheduler.submit(long)
-        #expect(await long.result().summary.finishReason == .length)
-        let chunks = Self.longPrompt.count / Self.chunk
-        #expect(duringPrefill.value >= chunks / 2, "\(duringPrefill.value) tokens during \(chunks) chunks")
+        try scheduler.submit(job)
+        let result = await job.result()
         running.cancellation.cancel()
         #expect(scheduler.waitUntilIdle(timeout: 60))
         scheduler.stop()
+        return (result, streamed.value)
+    }
+
+    /// A running stream keeps getting tokens while a long prompt is prefilled:
+    /// about one per chunk, where one pass over the whole prompt gave it none.
+    @Test func aRunningStreamAdvancesDuringALongPrefill() async throws {
+        let (result, duringPrefill) = try await Self.besideAStream(Self.job(prompt: Self.longPrompt, tokens: 1, stream: false))
+        #expect(result.summary.finishReason == .length)
+        let chunks = Self.longPrompt.count / Self.chunk
+        #expect(duringPrefill >= chunks / 2, "\(duringPrefill) tokens during \(chunks) chunks")
     }
 
     /// Scoring a long prompt (`echo`) runs in pieces too: a running stream
@@ -169,25 +176,13 @@ import Testing
         settings.maxSeqLen = 128  // 320 tokens: four window passes of up to 128, a stride of 64 apart
         let expected = Scoring.score(Self.longPrompt, model: Self.textModel.model, window: 128, alternatives: 2)
 
-        let scheduler = Self.scheduler()
-        let running = Self.job(prompt: [1, 2, 3], tokens: 100_000, stream: true)
-        try scheduler.submit(running)
-        var seen = 0
-        while seen < 5 { seen += Self.tokens(in: running.nextEvents(timeout: 1)) }
-        let duringScoring = Counter()
         let echo = Job(request: GenerateRequest(prompt: .text(""), settings: settings, stream: false, delayMilliseconds: 0),
                        promptTokens: Self.longPrompt)
-        echo.onFinish { _ in duringScoring.add(Self.tokens(in: running.nextEvents(timeout: 0))) }
-        _ = running.nextEvents(timeout: 0)
-        try scheduler.submit(echo)
-        let result = await echo.result()
+        let (result, duringScoring) = try await Self.besideAStream(echo)
         #expect(result.promptScores == expected)
         #expect(result.tokens.isEmpty && result.summary.finishReason == .length)
         // 128 scored rows in pieces of 32, then three passes of a 64-row prefix and 64 scored rows: 16 pieces.
-        #expect(duringScoring.value >= 12, "\(duringScoring.value) tokens while scoring")
-        running.cancellation.cancel()
-        #expect(scheduler.waitUntilIdle(timeout: 60))
-        scheduler.stop()
+        #expect(duringScoring >= 12, "\(duringScoring) tokens while scoring")
     }
 
     /// A long prompt's tokens and their log-probabilities are, bit for bit,
