@@ -277,7 +277,7 @@ AVX2 static inline __m256 block_scale(uint16_t weight_scale, const float *activa
 DOT_BLOCKS_AVX2(dot_q8_0_avx2, block_q8_0, words_q8_0)
 DOT_BLOCKS_AVX2(dot_q4_0_avx2, block_q4_0, words_q4_0)
 
-// Widening for prefill tiles: eight values per instruction group.
+// Widening (embedding rows, the gemm's panels): eight values per instruction group.
 AVX2 static void widen_row_avx2(gpt_type type, const char *row, float *y, int IC) {
     int i = 0;
     switch (type) {

@@ -56,7 +56,8 @@ void gpt_matmul_rows_isa(gpt_isa isa, gpt_type type, float *out, const void *x, 
                          const float *bias, int T, int IC, int OC, int first, int last);
 
 /// Rows [first, last) of a weight matrix with IC columns, widened to floats
-/// (out holds (last - first) rows of IC): the input of a prefill tile's sgemm.
+/// (out holds (last - first) rows of IC): embedding rows, converters, and the
+/// gemm's weight panels as it packs them.
 void gpt_widen_rows(gpt_type type, const void *weight, float *out, int IC, int first, int last);
 
 /// gpt_widen_rows with a given instruction set, which the CPU must have.
