@@ -88,10 +88,8 @@ static void pack_panel(gpt_isa isa, const weight_source *w, int K, int first, in
             if (w->type == GPT_TYPE_F32) {
                 memcpy(row, (const float *)w->data + (size_t)(first + j) * w->n_stride + k0, (size_t)kc * sizeof(float));
             } else {
-                // Whole blocks for q8_0 and q4_0: k0 and kc are multiples of 32.
-                const char *stored = (const char *)w->data + (size_t)(first + j) * gpt_row_bytes(w->type, K) +
-                                     gpt_row_bytes(w->type, k0);
-                gpt_widen_rows_isa(isa, w->type, stored, row, kc, 0, 1);
+                // Whole blocks for the block types: k0 and kc are multiples of 32.
+                gpt_widen_span_isa(isa, w->type, w->data, K, first + j, k0, kc, row);
             }
         }
         for (int j = count; j < NR; j++) memset(rows + (size_t)j * KC, 0, (size_t)kc * sizeof(float));

@@ -24,17 +24,45 @@ typedef struct {
     uint8_t qs[16];  // weight j in the low nibble of byte j, weight j + 16 in its high nibble
 } block_q4_0;
 
-// An activation block for the integer products: 16-bit values, so that
-// rounding the activations costs no accuracy worth measuring (1/65534 of
-// the block's largest value), and a float scale.
+// The engine's layout of q8_0 and q4_0 matrices: rows interleaved in
+// groups of 8, so that a group's blocks of one column range sit together,
+// their 8 scales first. A decode step then reads its weights as one stream
+// and turns 8 rows' integer sums into floats with one instruction each.
+typedef struct {
+    uint16_t d[8];
+    int8_t qs[8][32];
+} block_q8_0x8;
+
+typedef struct {
+    uint16_t d[8];
+    uint8_t qs[8][16];
+} block_q4_0x8;
+
+// Activation blocks for the integer products. For q8_0 weights, 16-bit
+// values: rounding the activations to 8 bits moved the bundled model's
+// greedy tokens too much, and 16 bits cost no accuracy worth measuring
+// (1/65534 of the block's largest value).
 typedef struct {
     float d;
     int16_t qs[32];
-} block_act;
+} block_act16;
+
+// For q4_0 weights, 8-bit values (1/254 of the block's largest value, small
+// next to the weights' own rounding), as the byte products want them, and
+// 8 · Σ qs: the products take the nibbles as stored (0-15) and this removes
+// their offset of 8.
+typedef struct {
+    float d;
+    int32_t offset;
+    int8_t qs[32];
+} block_act8;
 
 _Static_assert(sizeof(block_q8_0) == 34, "q8_0 block");
 _Static_assert(sizeof(block_q4_0) == 18, "q4_0 block");
-_Static_assert(sizeof(block_act) == 68, "activation block");
+_Static_assert(sizeof(block_q8_0x8) == 8 * 34, "q8_0 group");
+_Static_assert(sizeof(block_q4_0x8) == 8 * 18, "q4_0 group");
+_Static_assert(sizeof(block_act16) == 68, "16-bit activation block");
+_Static_assert(sizeof(block_act8) == 40, "8-bit activation block");
 
 static float half_to_float(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16;
@@ -69,13 +97,46 @@ size_t gpt_row_bytes(gpt_type type, int columns) {
     case GPT_TYPE_F32: return (size_t)columns * 4;
     case GPT_TYPE_F16:
     case GPT_TYPE_BF16: return (size_t)columns * 2;
-    case GPT_TYPE_Q8_0: return (size_t)columns / 32 * sizeof(block_q8_0);
-    case GPT_TYPE_Q4_0: return (size_t)columns / 32 * sizeof(block_q4_0);
+    case GPT_TYPE_Q8_0:
+    case GPT_TYPE_Q8_0_X8: return (size_t)columns / 32 * sizeof(block_q8_0);
+    case GPT_TYPE_Q4_0:
+    case GPT_TYPE_Q4_0_X8: return (size_t)columns / 32 * sizeof(block_q4_0);
     }
     return 0;
 }
 
-size_t gpt_quantized_activation_bytes(int columns) { return (size_t)columns / 32 * sizeof(block_act); }
+size_t gpt_interleaved_bytes(gpt_type type, int columns, int rows) {
+    return (size_t)(rows + 7) / 8 * 8 * gpt_row_bytes(type, columns);
+}
+
+void gpt_interleave_rows(gpt_type type, const void *weight, void *out, int columns, int rows) {
+    const int blocks = columns / 32;
+    memset(out, 0, gpt_interleaved_bytes(type, columns, rows));  // padding rows: scale 0
+    for (int o = 0; o < rows; o++) {
+        for (int b = 0; b < blocks; b++) {
+            const size_t group = (size_t)(o / 8) * blocks + b;
+            if (type == GPT_TYPE_Q8_0) {
+                const block_q8_0 *from = (const block_q8_0 *)weight + (size_t)o * blocks + b;
+                block_q8_0x8 *to = (block_q8_0x8 *)out + group;
+                to->d[o % 8] = from->d;
+                memcpy(to->qs[o % 8], from->qs, 32);
+            } else {
+                const block_q4_0 *from = (const block_q4_0 *)weight + (size_t)o * blocks + b;
+                block_q4_0x8 *to = (block_q4_0x8 *)out + group;
+                to->d[o % 8] = from->d;
+                memcpy(to->qs[o % 8], from->qs, 16);
+            }
+        }
+    }
+}
+
+size_t gpt_quantized_activation_bytes(gpt_type type, int columns) {
+    switch (type) {
+    case GPT_TYPE_Q8_0_X8: return (size_t)columns / 32 * sizeof(block_act16);
+    case GPT_TYPE_Q4_0_X8: return (size_t)columns / 32 * sizeof(block_act8);
+    default: return 0;
+    }
+}
 
 // MARK: dispatch
 
@@ -115,25 +176,31 @@ DOT_PORTABLE(dot_f32_portable, float, AS_FLOAT)
 DOT_PORTABLE(dot_f16_portable, uint16_t, half_to_float)
 DOT_PORTABLE(dot_bf16_portable, uint16_t, bf16_to_float)
 
-static float dot_q8_0_portable(const block_q8_0 *w, const block_act *x, int blocks) {
+// Row o of an interleaved q8_0 or q4_0 matrix dotted with quantized
+// activations: each block's integer sum, made a float and scaled, added to
+// one sum in block order. The AVX2 kernels take the same steps for 8 rows
+// side by side, so both give the same bits.
+static float dot_x8_portable(gpt_type type, const void *w, int blocks, int o, const void *x) {
     float total = 0;
     for (int b = 0; b < blocks; b++) {
         int32_t sum = 0;
-        for (int k = 0; k < 32; k++) sum += (int32_t)w[b].qs[k] * x[b].qs[k];
-        total += half_to_float(w[b].d) * x[b].d * (float)sum;
-    }
-    return total;
-}
-
-static float dot_q4_0_portable(const block_q4_0 *w, const block_act *x, int blocks) {
-    float total = 0;
-    for (int b = 0; b < blocks; b++) {
-        int32_t sum = 0;
-        for (int k = 0; k < 16; k++) {
-            sum += ((w[b].qs[k] & 0x0F) - 8) * x[b].qs[k];
-            sum += ((w[b].qs[k] >> 4) - 8) * x[b].qs[k + 16];
+        float scale;
+        if (type == GPT_TYPE_Q8_0_X8) {
+            const block_q8_0x8 *group = (const block_q8_0x8 *)w + (size_t)(o / 8) * blocks + b;
+            const block_act16 *a = (const block_act16 *)x + b;
+            for (int k = 0; k < 32; k++) sum += (int32_t)group->qs[o % 8][k] * a->qs[k];
+            scale = half_to_float(group->d[o % 8]) * a->d;
+        } else {
+            const block_q4_0x8 *group = (const block_q4_0x8 *)w + (size_t)(o / 8) * blocks + b;
+            const block_act8 *a = (const block_act8 *)x + b;
+            for (int k = 0; k < 16; k++) {
+                sum += (group->qs[o % 8][k] & 0x0F) * a->qs[k];
+                sum += (group->qs[o % 8][k] >> 4) * a->qs[k + 16];
+            }
+            sum -= a->offset;
+            scale = half_to_float(group->d[o % 8]) * a->d;
         }
-        total += half_to_float(w[b].d) * x[b].d * (float)sum;
+        total = fmaf(scale, (float)sum, total);
     }
     return total;
 }
@@ -190,194 +257,254 @@ AVX2 static __m256 load_bf16(const uint16_t *p) {
         }                                                                                           \
     }                                                                                               \
                                                                                                     \
-    /* out[t][first ..< last] for every token t < T, bias added. */                                 \
-    AVX2 static void name##_all(const type *w, const float *x, const float *bias, float *out, int T, \
+    /* out[t][first ..< last] for every token t < T. */                                             \
+    AVX2 static void name##_all(const type *w, const float *x, float *out, int T,                   \
                                 int IC, int OC, int first, int last) {                              \
         for (int o = first; o < last; o++) {                                                        \
             int t = 0;                                                                              \
             for (; t + 2 <= T; t += 2) name(w + (size_t)o * IC, x + (size_t)t * IC, IC, IC, 2, out + (size_t)t * OC + o, OC); \
             if (t < T) name(w + (size_t)o * IC, x + (size_t)t * IC, IC, IC, 1, out + (size_t)t * OC + o, OC); \
         }                                                                                           \
-        if (bias)                                                                                   \
-            for (int t = 0; t < T; t++)                                                             \
-                for (int p = first; p < last; p++) out[(size_t)t * OC + p] += bias[p];              \
     }
 
 ROWS_AVX2(rows_f32_avx2, float, _mm256_loadu_ps, AS_FLOAT)
 ROWS_AVX2(rows_f16_avx2, uint16_t, load_f16, _cvtsh_ss)
 ROWS_AVX2(rows_bf16_avx2, uint16_t, load_bf16, bf16_to_float)
 
-// A block's 32 weights as 16-bit integers: weights 0-15, then 16-31.
-typedef struct {
-    __m256i low, high;
-} block_words;
-
-AVX2 static inline block_words words_q8_0(const int8_t *qs) {
-    return (block_words){_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)qs)),
-                         _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(qs + 16)))};
-}
-
-// Bytes widened to 16 bits first, so each nibble is one AND or shift away
-// (fewer shuffles than unpacking to bytes and widening twice).
-AVX2 static inline block_words words_q4_0(const uint8_t *qs) {
-    const __m256i bytes = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)qs));
-    const __m256i eight = _mm256_set1_epi16(8);
-    return (block_words){_mm256_sub_epi16(_mm256_and_si256(bytes, _mm256_set1_epi16(0x0F)), eight),
-                         _mm256_sub_epi16(_mm256_srli_epi16(bytes, 4), eight)};
-}
-
-// Σ w·x over a block: 32 16-bit weights times 32 16-bit activations, as 8
-// int32 lanes turned to floats (each lane at most 4 · 128 · 32767, far from
-// overflow).
-AVX2 static inline __m256 dot_block(block_words w, const int16_t *x) {
-    const __m256i low = _mm256_madd_epi16(w.low, _mm256_loadu_si256((const __m256i *)x));
-    const __m256i high = _mm256_madd_epi16(w.high, _mm256_loadu_si256((const __m256i *)(x + 16)));
-    return _mm256_cvtepi32_ps(_mm256_add_epi32(low, high));
-}
-
 AVX2 static __m256i unpack_q4_0(const uint8_t *qs) {
     __m128i packed = _mm_loadu_si128((const __m128i *)qs);
     __m256i nibbles = _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed);  // high half: the high nibbles
-    return _mm256_sub_epi8(_mm256_and_si256(nibbles, _mm256_set1_epi8(0x0F)), _mm256_set1_epi8(8));
+    return _mm256_and_si256(nibbles, _mm256_set1_epi8(0x0F));
 }
 
-// The product of a weight block's float16 scale and an activation block's
-// scale, in every lane. (The scalar _cvtsh_ss compiles to an insert into
-// whatever register is at hand, here the accumulator, so each block's scale
-// waited for the previous block's FMA; a broadcast has no such dependency.)
-AVX2 static inline __m256 block_scale(uint16_t weight_scale, const float *activation_scale) {
-    return _mm256_mul_ps(_mm256_cvtph_ps(_mm_set1_epi16((short)weight_scale)), _mm256_broadcast_ss(activation_scale));
+// Eight vectors of 8 int32 to one: lane r is the sum of v[r]'s lanes.
+AVX2 static inline __m256i sum_lanes8(const __m256i v[8]) {
+    const __m256i low = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
+    const __m256i high = _mm256_hadd_epi32(_mm256_hadd_epi32(v[4], v[5]), _mm256_hadd_epi32(v[6], v[7]));
+    return _mm256_add_epi32(_mm256_permute2x128_si256(low, high, 0x20), _mm256_permute2x128_si256(low, high, 0x31));
 }
 
-// A row of blocks dotted with quantized activations: WORDS gives a block's 32 weights.
-#define DOT_BLOCKS_AVX2(name, block_type, WORDS)                                           \
-    AVX2 static float name(const block_type *w, const block_act *x, int blocks) {          \
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0;                                           \
-        int b = 0;                                                                          \
-        for (; b + 2 <= blocks; b += 2) {                                                   \
-            __m256 s0 = dot_block(WORDS(w[b].qs), x[b].qs);                                \
-            __m256 s1 = dot_block(WORDS(w[b + 1].qs), x[b + 1].qs);                        \
-            a0 = _mm256_fmadd_ps(block_scale(w[b].d, &x[b].d), s0, a0);                     \
-            a1 = _mm256_fmadd_ps(block_scale(w[b + 1].d, &x[b + 1].d), s1, a1);             \
-        }                                                                                   \
-        for (; b < blocks; b++) {                                                           \
-            __m256 s = dot_block(WORDS(w[b].qs), x[b].qs);                                 \
-            a0 = _mm256_fmadd_ps(block_scale(w[b].d, &x[b].d), s, a0);                      \
-        }                                                                                   \
-        return horizontal_sum(_mm256_add_ps(a0, a1));                                       \
+// One group of 8 interleaved rows dotted with one token's activations:
+// out[r] for r < 8. Per block, each row's exact integer sum (8 lanes of
+// pair products, then the lanes added), lane r holding row r's, then made
+// floats, scaled and added to one sum per row, as dot_x8_portable does.
+AVX2 static void group_q8_0_avx2(const block_q8_0x8 *w, const block_act16 *x, int blocks, float *out) {
+    __m256 total = _mm256_setzero_ps();
+    for (int b = 0; b < blocks; b++) {
+        const __m256i a_low = _mm256_loadu_si256((const __m256i *)x[b].qs);
+        const __m256i a_high = _mm256_loadu_si256((const __m256i *)(x[b].qs + 16));
+        __m256i v[8];
+        for (int r = 0; r < 8; r++) {
+            const __m256i w_low = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)w[b].qs[r]));
+            const __m256i w_high = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w[b].qs[r] + 16)));
+            v[r] = _mm256_add_epi32(_mm256_madd_epi16(w_low, a_low), _mm256_madd_epi16(w_high, a_high));
+        }
+        const __m256 scale = _mm256_mul_ps(load_f16(w[b].d), _mm256_broadcast_ss(&x[b].d));
+        total = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(sum_lanes8(v)), total);
     }
+    _mm256_storeu_ps(out, total);
+}
 
-DOT_BLOCKS_AVX2(dot_q8_0_avx2, block_q8_0, words_q8_0)
-DOT_BLOCKS_AVX2(dot_q4_0_avx2, block_q4_0, words_q4_0)
+// The same for q4_0: unsigned nibbles times signed bytes (pairs summed to
+// 16 bits, at most 2 · 15 · 127, then to 32), less the activations' offset.
+AVX2 static void group_q4_0_avx2(const block_q4_0x8 *w, const block_act8 *x, int blocks, float *out) {
+    __m256 total = _mm256_setzero_ps();
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int b = 0; b < blocks; b++) {
+        const __m256i a = _mm256_loadu_si256((const __m256i *)x[b].qs);
+        __m256i v[8];
+        for (int r = 0; r < 8; r++) v[r] = _mm256_madd_epi16(_mm256_maddubs_epi16(unpack_q4_0(w[b].qs[r]), a), ones);
+        const __m256i sums = _mm256_sub_epi32(sum_lanes8(v), _mm256_set1_epi32(x[b].offset));
+        const __m256 scale = _mm256_mul_ps(load_f16(w[b].d), _mm256_broadcast_ss(&x[b].d));
+        total = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(sums), total);
+    }
+    _mm256_storeu_ps(out, total);
+}
 
+#endif
+
+// Where block b of row o of a q8_0 or q4_0 matrix keeps its scale and
+// quants, in either layout (GGUF's rows, or interleaved in groups of 8).
+static const uint16_t *block_at(gpt_type type, const void *w, int blocks, int o, int b, const void **qs) {
+    switch (type) {
+    case GPT_TYPE_Q8_0: {
+        const block_q8_0 *block = (const block_q8_0 *)w + (size_t)o * blocks + b;
+        *qs = block->qs;
+        return &block->d;
+    }
+    case GPT_TYPE_Q4_0: {
+        const block_q4_0 *block = (const block_q4_0 *)w + (size_t)o * blocks + b;
+        *qs = block->qs;
+        return &block->d;
+    }
+    case GPT_TYPE_Q8_0_X8: {
+        const block_q8_0x8 *group = (const block_q8_0x8 *)w + (size_t)(o / 8) * blocks + b;
+        *qs = group->qs[o % 8];
+        return &group->d[o % 8];
+    }
+    default: {
+        const block_q4_0x8 *group = (const block_q4_0x8 *)w + (size_t)(o / 8) * blocks + b;
+        *qs = group->qs[o % 8];
+        return &group->d[o % 8];
+    }
+    }
+}
+
+static int is_q4_0(gpt_type type) { return type == GPT_TYPE_Q4_0 || type == GPT_TYPE_Q4_0_X8; }
+
+#if defined(__x86_64__)
 // Widening (embedding rows, the gemm's panels): eight values per instruction group.
-AVX2 static void widen_row_avx2(gpt_type type, const char *row, float *y, int IC) {
+AVX2 static void widen_avx2(gpt_type type, const void *w, int IC, int o, int k0, int count, float *y) {
     int i = 0;
     switch (type) {
     case GPT_TYPE_F32:
-        memcpy(y, row, (size_t)IC * 4);
+        memcpy(y, (const float *)w + (size_t)o * IC + k0, (size_t)count * 4);
         return;
     case GPT_TYPE_F16:
-        for (; i + 8 <= IC; i += 8) _mm256_storeu_ps(y + i, load_f16((const uint16_t *)row + i));
-        for (; i < IC; i++) y[i] = _cvtsh_ss(((const uint16_t *)row)[i]);
+    case GPT_TYPE_BF16: {
+        const uint16_t *row = (const uint16_t *)w + (size_t)o * IC + k0;
+        if (type == GPT_TYPE_F16) {
+            for (; i + 8 <= count; i += 8) _mm256_storeu_ps(y + i, load_f16(row + i));
+            for (; i < count; i++) y[i] = _cvtsh_ss(row[i]);
+        } else {
+            for (; i + 8 <= count; i += 8) _mm256_storeu_ps(y + i, load_bf16(row + i));
+            for (; i < count; i++) y[i] = bf16_to_float(row[i]);
+        }
         return;
-    case GPT_TYPE_BF16:
-        for (; i + 8 <= IC; i += 8) _mm256_storeu_ps(y + i, load_bf16((const uint16_t *)row + i));
-        for (; i < IC; i++) y[i] = bf16_to_float(((const uint16_t *)row)[i]);
-        return;
-    case GPT_TYPE_Q8_0:
-    case GPT_TYPE_Q4_0:
-        for (int b = 0; b < IC / 32; b++) {
-            __m256i q;
-            float d;
-            if (type == GPT_TYPE_Q8_0) {
-                const block_q8_0 *block = (const block_q8_0 *)row + b;
-                q = _mm256_loadu_si256((const __m256i *)block->qs);
-                d = _cvtsh_ss(block->d);
-            } else {
-                const block_q4_0 *block = (const block_q4_0 *)row + b;
-                q = unpack_q4_0(block->qs);
-                d = _cvtsh_ss(block->d);
-            }
-            const __m256 scale = _mm256_set1_ps(d);
-            __m128i low = _mm256_castsi256_si128(q), high = _mm256_extracti128_si256(q, 1);
-            _mm256_storeu_ps(y + b * 32, _mm256_mul_ps(scale, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(low))));
-            _mm256_storeu_ps(y + b * 32 + 8, _mm256_mul_ps(scale, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(low, 8)))));
-            _mm256_storeu_ps(y + b * 32 + 16, _mm256_mul_ps(scale, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(high))));
-            _mm256_storeu_ps(y + b * 32 + 24, _mm256_mul_ps(scale, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(high, 8)))));
+    }
+    default:
+        for (int b = k0 / 32; b < (k0 + count) / 32; b++, y += 32) {
+            const void *qs;
+            const __m256 scale = _mm256_set1_ps(_cvtsh_ss(*block_at(type, w, IC / 32, o, b, &qs)));
+            const __m256i q = is_q4_0(type) ? _mm256_sub_epi8(unpack_q4_0(qs), _mm256_set1_epi8(8))
+                                            : _mm256_loadu_si256((const __m256i *)qs);
+            const __m128i low = _mm256_castsi256_si128(q), high = _mm256_extracti128_si256(q, 1);
+            _mm256_storeu_ps(y, _mm256_mul_ps(scale, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(low))));
+            _mm256_storeu_ps(y + 8, _mm256_mul_ps(scale, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(low, 8)))));
+            _mm256_storeu_ps(y + 16, _mm256_mul_ps(scale, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(high))));
+            _mm256_storeu_ps(y + 24, _mm256_mul_ps(scale, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(high, 8)))));
         }
         return;
     }
 }
 #endif
+
+static void widen_portable(gpt_type type, const void *w, int IC, int o, int k0, int count, float *y) {
+    switch (type) {
+    case GPT_TYPE_F32:
+        memcpy(y, (const float *)w + (size_t)o * IC + k0, (size_t)count * 4);
+        return;
+    case GPT_TYPE_F16:
+    case GPT_TYPE_BF16: {
+        const uint16_t *row = (const uint16_t *)w + (size_t)o * IC + k0;
+        for (int i = 0; i < count; i++) y[i] = type == GPT_TYPE_F16 ? half_to_float(row[i]) : bf16_to_float(row[i]);
+        return;
+    }
+    default:
+        for (int b = k0 / 32; b < (k0 + count) / 32; b++, y += 32) {
+            const void *qs;
+            const float d = half_to_float(*block_at(type, w, IC / 32, o, b, &qs));
+            for (int k = 0; k < 32; k++) {
+                if (is_q4_0(type)) {
+                    const uint8_t byte = ((const uint8_t *)qs)[k % 16];
+                    y[k] = d * ((k < 16 ? byte & 0x0F : byte >> 4) - 8);
+                } else {
+                    y[k] = d * ((const int8_t *)qs)[k];
+                }
+            }
+        }
+        return;
+    }
+}
 
 // MARK: entry points
-
-// One (row, token) product; the row pointer is to its first byte.
-static float dot_row(gpt_type type, int use_avx2, const void *row, const void *x, int IC) {
-#if defined(__x86_64__)
-    if (use_avx2) {
-        switch (type) {
-        case GPT_TYPE_Q8_0: return dot_q8_0_avx2(row, x, IC / 32);
-        case GPT_TYPE_Q4_0: return dot_q4_0_avx2(row, x, IC / 32);
-        default: break;  // float rows go through rows_*_avx2_all
-        }
-    }
-#endif
-    (void)use_avx2;
-    switch (type) {
-    case GPT_TYPE_F32: return dot_f32_portable(row, x, IC);
-    case GPT_TYPE_F16: return dot_f16_portable(row, x, IC);
-    case GPT_TYPE_BF16: return dot_bf16_portable(row, x, IC);
-    case GPT_TYPE_Q8_0: return dot_q8_0_portable(row, x, IC / 32);
-    case GPT_TYPE_Q4_0: return dot_q4_0_portable(row, x, IC / 32);
-    }
-    return 0;
-}
 
 void gpt_matmul_rows(gpt_type type, float *out, const void *x, const void *weight, const float *bias,
                      int T, int IC, int OC, int first, int last) {
     gpt_matmul_rows_isa(gpt_kernels_isa(), type, out, x, weight, bias, T, IC, OC, first, last);
 }
 
-void gpt_matmul_rows_isa(gpt_isa isa, gpt_type type, float *out, const void *x, const void *weight,
-                         const float *bias, int T, int IC, int OC, int first, int last) {
-    const int use_avx2 = isa == GPT_ISA_AVX2;
-    const size_t row_bytes = gpt_row_bytes(type, IC);
-    const int quantized = type == GPT_TYPE_Q8_0 || type == GPT_TYPE_Q4_0;
-    const size_t x_bytes = quantized ? gpt_quantized_activation_bytes(IC) : (size_t)IC * 4;
-#if defined(__x86_64__)
-    if (use_avx2 && !quantized) {
-        switch (type) {
-        case GPT_TYPE_F32: rows_f32_avx2_all(weight, x, bias, out, T, IC, OC, first, last); return;
-        case GPT_TYPE_F16: rows_f16_avx2_all(weight, x, bias, out, T, IC, OC, first, last); return;
-        case GPT_TYPE_BF16: rows_bf16_avx2_all(weight, x, bias, out, T, IC, OC, first, last); return;
-        default: break;
-        }
-    }
-#endif
-    for (int o = first; o < last; o++) {
-        const char *row = (const char *)weight + (size_t)o * row_bytes;
-        const float b = bias ? bias[o] : 0;
-        // The row comes from memory for the first token and from the L1 cache for the others.
+// Rows [first, last) of an interleaved matrix: whole groups of 8 computed
+// (a row's bits do not depend on which of its group's rows are wanted),
+// only the wanted rows stored.
+static void matmul_groups(gpt_isa isa, gpt_type type, float *out, const void *x, const void *weight, int T, int IC,
+                          int OC, int first, int last) {
+    const int blocks = IC / 32;
+    const size_t x_bytes = gpt_quantized_activation_bytes(type, IC);
+    for (int g = first / 8; g * 8 < last; g++) {
+        const int from = g * 8 > first ? g * 8 : first, to = g * 8 + 8 < last ? g * 8 + 8 : last;
         for (int t = 0; t < T; t++) {
-            out[(size_t)t * OC + o] = dot_row(type, use_avx2, row, (const char *)x + (size_t)t * x_bytes, IC) + b;
+            const void *activations = (const char *)x + (size_t)t * x_bytes;
+            float rows[8];
+#if defined(__x86_64__)
+            if (isa == GPT_ISA_AVX2 && type == GPT_TYPE_Q8_0_X8) {
+                group_q8_0_avx2((const block_q8_0x8 *)weight + (size_t)g * blocks, activations, blocks, rows);
+            } else if (isa == GPT_ISA_AVX2) {
+                group_q4_0_avx2((const block_q4_0x8 *)weight + (size_t)g * blocks, activations, blocks, rows);
+            } else
+#endif
+            {
+                for (int o = from; o < to; o++) rows[o - g * 8] = dot_x8_portable(type, weight, blocks, o, activations);
+            }
+            for (int o = from; o < to; o++) out[(size_t)t * OC + o] = rows[o - g * 8];
         }
     }
+    (void)isa;
 }
 
-void gpt_quantize_activations(const float *x, void *out, int rows, int columns) {
-    block_act *blocks = out;
+void gpt_matmul_rows_isa(gpt_isa isa, gpt_type type, float *out, const void *x, const void *weight,
+                         const float *bias, int T, int IC, int OC, int first, int last) {
+    if (type == GPT_TYPE_Q8_0_X8 || type == GPT_TYPE_Q4_0_X8) {
+        matmul_groups(isa, type, out, x, weight, T, IC, OC, first, last);
+    } else
+#if defined(__x86_64__)
+    if (isa == GPT_ISA_AVX2) {
+        switch (type) {
+        case GPT_TYPE_F32: rows_f32_avx2_all(weight, x, out, T, IC, OC, first, last); break;
+        case GPT_TYPE_F16: rows_f16_avx2_all(weight, x, out, T, IC, OC, first, last); break;
+        default: rows_bf16_avx2_all(weight, x, out, T, IC, OC, first, last); break;
+        }
+    } else
+#endif
+    {
+        for (int o = first; o < last; o++) {
+            // The row comes from memory for the first token and from the L1 cache for the others.
+            for (int t = 0; t < T; t++) {
+                float *y = out + (size_t)t * OC + o;
+                switch (type) {
+                case GPT_TYPE_F32: *y = dot_f32_portable((const float *)weight + (size_t)o * IC, (const float *)x + (size_t)t * IC, IC); break;
+                case GPT_TYPE_F16: *y = dot_f16_portable((const uint16_t *)weight + (size_t)o * IC, (const float *)x + (size_t)t * IC, IC); break;
+                default: *y = dot_bf16_portable((const uint16_t *)weight + (size_t)o * IC, (const float *)x + (size_t)t * IC, IC); break;
+                }
+            }
+        }
+    }
+    if (bias)
+        for (int t = 0; t < T; t++)
+            for (int o = first; o < last; o++) out[(size_t)t * OC + o] += bias[o];
+}
+
+void gpt_quantize_activations(gpt_type type, const float *x, void *out, int rows, int columns) {
     const int per_row = columns / 32;
+    // 8-bit values for q4_0 weights, 16-bit for q8_0.
+    const float top = type == GPT_TYPE_Q4_0_X8 ? 127 : 32767;
     for (int r = 0; r < rows; r++) {
         for (int b = 0; b < per_row; b++) {
             const float *v = x + (size_t)r * columns + b * 32;
-            block_act *block = &blocks[(size_t)r * per_row + b];
             float largest = 0;
             for (int k = 0; k < 32; k++) largest = fmaxf(largest, fabsf(v[k]));
-            block->d = largest / 32767;
-            const float inverse = largest > 0 ? 32767 / largest : 0;
-            for (int k = 0; k < 32; k++) block->qs[k] = (int16_t)lrintf(v[k] * inverse);
+            const float inverse = largest > 0 ? top / largest : 0;
+            if (type == GPT_TYPE_Q4_0_X8) {
+                block_act8 *block = (block_act8 *)out + (size_t)r * per_row + b;
+                int32_t sum = 0;
+                for (int k = 0; k < 32; k++) sum += block->qs[k] = (int8_t)lrintf(v[k] * inverse);
+                block->d = largest / top;
+                block->offset = 8 * sum;
+            } else {
+                block_act16 *block = (block_act16 *)out + (size_t)r * per_row + b;
+                for (int k = 0; k < 32; k++) block->qs[k] = (int16_t)lrintf(v[k] * inverse);
+                block->d = largest / top;
+            }
         }
     }
 }
@@ -387,45 +514,16 @@ void gpt_widen_rows(gpt_type type, const void *weight, float *out, int IC, int f
 }
 
 void gpt_widen_rows_isa(gpt_isa isa, gpt_type type, const void *weight, float *out, int IC, int first, int last) {
-    const size_t row_bytes = gpt_row_bytes(type, IC);
+    for (int o = first; o < last; o++) gpt_widen_span_isa(isa, type, weight, IC, o, 0, IC, out + (size_t)(o - first) * IC);
+}
+
+void gpt_widen_span_isa(gpt_isa isa, gpt_type type, const void *weight, int IC, int row, int k0, int count, float *out) {
 #if defined(__x86_64__)
     if (isa == GPT_ISA_AVX2) {
-        for (int o = first; o < last; o++) {
-            widen_row_avx2(type, (const char *)weight + (size_t)o * row_bytes, out + (size_t)(o - first) * IC, IC);
-        }
+        widen_avx2(type, weight, IC, row, k0, count, out);
         return;
     }
 #endif
-    for (int o = first; o < last; o++) {
-        const char *row = (const char *)weight + (size_t)o * row_bytes;
-        float *y = out + (size_t)(o - first) * IC;
-        switch (type) {
-        case GPT_TYPE_F32:
-            memcpy(y, row, (size_t)IC * 4);
-            break;
-        case GPT_TYPE_F16:
-            for (int i = 0; i < IC; i++) y[i] = half_to_float(((const uint16_t *)row)[i]);
-            break;
-        case GPT_TYPE_BF16:
-            for (int i = 0; i < IC; i++) y[i] = bf16_to_float(((const uint16_t *)row)[i]);
-            break;
-        case GPT_TYPE_Q8_0:
-            for (int b = 0; b < IC / 32; b++) {
-                const block_q8_0 *block = (const block_q8_0 *)row + b;
-                const float d = half_to_float(block->d);
-                for (int k = 0; k < 32; k++) y[b * 32 + k] = d * block->qs[k];
-            }
-            break;
-        case GPT_TYPE_Q4_0:
-            for (int b = 0; b < IC / 32; b++) {
-                const block_q4_0 *block = (const block_q4_0 *)row + b;
-                const float d = half_to_float(block->d);
-                for (int k = 0; k < 16; k++) {
-                    y[b * 32 + k] = d * ((block->qs[k] & 0x0F) - 8);
-                    y[b * 32 + k + 16] = d * ((block->qs[k] >> 4) - 8);
-                }
-            }
-            break;
-        }
-    }
+    (void)isa;
+    widen_portable(type, weight, IC, row, k0, count, out);
 }

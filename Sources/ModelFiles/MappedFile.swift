@@ -34,6 +34,19 @@ public final class MappedFile: @unchecked Sendable {  // immutable; the mapping 
     }
 
     deinit { munmap(UnsafeMutableRawPointer(mutating: bytes.baseAddress!), bytes.count) }
+
+    /// Lets the pages wholly inside `range` (of a mapping) leave the
+    /// process's memory, once their contents have been copied: they stop
+    /// counting in its resident size, and would be read from the file again
+    /// if touched.
+    public static func evict(_ range: UnsafeRawBufferPointer) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        guard let base = range.baseAddress else { return }
+        let start = (Int(bitPattern: base) + page - 1) / page * page
+        let end = (Int(bitPattern: base) + range.count) / page * page
+        guard end > start, let pointer = UnsafeMutableRawPointer(bitPattern: start) else { return }
+        _ = madvise(pointer, end - start, MADV_DONTNEED)
+    }
 }
 
 /// Reads little-endian values from a byte range, refusing to read past its

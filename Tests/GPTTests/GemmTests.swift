@@ -73,12 +73,17 @@ import Testing
                         expected[m * N + n] = sum
                     }
                 }
-                for isa in WeightKernelTests.instructionSets {
-                    var out = start
-                    var scratch = [Float](repeating: .nan, count: gpt_gemm_scratch_floats())
-                    gpt_gemm_isa(isa, type, packed, Int32(rows), Int32(K), encoded.bytes, Int32(first), Int32(last), &out,
-                                 Int32(N), accumulate ? 1 : 0, &scratch)
-                    #expect(out == expected, "\(type) isa \(isa) rows \(rows) N \(N) K \(K) columns \(first)..<\(last) accumulate \(accumulate)")
+                // q8_0 and q4_0 also in the engine's interleaved layout.
+                let blockType = type == GPT_TYPE_Q8_0 || type == GPT_TYPE_Q4_0
+                let layouts = [(type, encoded.bytes)] + (blockType ? [encoded.interleaved(rows: N)] : [])
+                for (layout, bytes) in layouts {
+                    for isa in WeightKernelTests.instructionSets {
+                        var out = start
+                        var scratch = [Float](repeating: .nan, count: gpt_gemm_scratch_floats())
+                        gpt_gemm_isa(isa, layout, packed, Int32(rows), Int32(K), bytes, Int32(first), Int32(last), &out,
+                                     Int32(N), accumulate ? 1 : 0, &scratch)
+                        #expect(out == expected, "\(layout) isa \(isa) rows \(rows) N \(N) K \(K) columns \(first)..<\(last) accumulate \(accumulate)")
+                    }
                 }
             }
         }

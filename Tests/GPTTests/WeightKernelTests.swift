@@ -5,6 +5,8 @@ import Testing
 /// The few-token products of CKernels, for every weight type and every
 /// instruction set this CPU has, against a float64 sum over the weights as
 /// the test itself decodes them from GGUF's definitions of each format.
+/// q8_0 and q4_0 matrices are multiplied in the engine's interleaved layout
+/// (`gpt_interleave_rows`), checked here against the GGUF rows they came from.
 @Suite struct WeightKernelTests {
     static let types: [gpt_type] = [GPT_TYPE_F32, GPT_TYPE_F16, GPT_TYPE_BF16, GPT_TYPE_Q8_0, GPT_TYPE_Q4_0]
     static var instructionSets: [gpt_isa] {
@@ -24,14 +26,16 @@ import Testing
             let x = values(T * IC), bias = values(OC)
             let encoded = Encoded(type: type, weights: values(OC * IC), columns: IC)
             let decoded = encoded.decoded()
-            let input = blockType ? quantizedActivations(x, rows: T, columns: IC) : x.withUnsafeBytes { Array($0) }
-            // Activations are rounded to 16 bits for the block types: about 1/65534 of each term.
-            let tolerance: Double = blockType ? 1e-4 : 1e-5
+            let (kernelType, weights) = blockType ? encoded.interleaved(rows: OC) : (type, encoded.bytes)
+            let input = blockType ? quantizedActivations(x, for: kernelType, rows: T, columns: IC) : x.withUnsafeBytes { Array($0) }
+            // Activations are rounded to 16 bits for q8_0 (about 1/65534 of
+            // each term) and to 8 bits for q4_0 (about 1/254).
+            let tolerance: Double = type == GPT_TYPE_Q4_0 ? 5e-3 : blockType ? 1e-4 : 1e-5
             var results: [[Float]] = []
             for isa in Self.instructionSets {
                 for rows in [0..<OC, 1..<OC] {
                     var out = [Float](repeating: .nan, count: T * OC)
-                    gpt_matmul_rows_isa(isa, type, &out, input, encoded.bytes, bias, Int32(T), Int32(IC), Int32(OC),
+                    gpt_matmul_rows_isa(isa, kernelType, &out, input, weights, bias, Int32(T), Int32(IC), Int32(OC),
                                         Int32(rows.lowerBound), Int32(rows.upperBound))
                     for t in 0..<T {
                         for o in 0..<OC {
@@ -62,7 +66,7 @@ import Testing
                     var alone = [Float](repeating: .nan, count: OC)
                     let rowBytes = input.count / T
                     Array(input[t * rowBytes..<(t + 1) * rowBytes]).withUnsafeBytes { one in
-                        gpt_matmul_rows_isa(isa, type, &alone, one.baseAddress, encoded.bytes, bias, 1, Int32(IC), Int32(OC),
+                        gpt_matmul_rows_isa(isa, kernelType, &alone, one.baseAddress, weights, bias, 1, Int32(IC), Int32(OC),
                                             0, Int32(OC))
                     }
                     #expect(alone == Array(results.last![t * OC..<(t + 1) * OC]), "\(type) token \(t) alone vs in a batch")
@@ -77,25 +81,33 @@ import Testing
         var random = Xoshiro256StarStar(seed: 9)
         let encoded = Encoded(type: type, weights: (0..<IC * OC).map { _ in Float(random.next() % 2001) / 100 - 10 },
                               columns: IC)
-        for isa in Self.instructionSets {
-            var widened = [Float](repeating: .nan, count: 3 * IC)
-            gpt_widen_rows_isa(isa, type, encoded.bytes, &widened, Int32(IC), 2, 5)
-            #expect(widened == Array(encoded.decoded()[2 * IC..<5 * IC]), "\(type) isa \(isa)")
+        let layouts = [(type, encoded.bytes)] + (type == GPT_TYPE_Q8_0 || type == GPT_TYPE_Q4_0 ? [encoded.interleaved(rows: OC)] : [])
+        for (layout, bytes) in layouts {
+            for isa in Self.instructionSets {
+                var widened = [Float](repeating: .nan, count: 3 * IC)
+                gpt_widen_rows_isa(isa, layout, bytes, &widened, Int32(IC), 2, 5)
+                #expect(widened == Array(encoded.decoded()[2 * IC..<5 * IC]), "\(layout) isa \(isa)")
+                // A span of whole blocks, as the gemm packs them.
+                var span = [Float](repeating: .nan, count: 32)
+                gpt_widen_span_isa(isa, layout, bytes, Int32(IC), 4, 32, 32, &span)
+                #expect(span == Array(encoded.decoded()[4 * IC + 32..<4 * IC + 64]), "\(layout) isa \(isa) span")
+            }
         }
     }
 
     /// A row of zeros quantizes to zeros, not to NaNs from a zero scale.
-    @Test func zeroActivationsGiveZero() {
+    @Test(arguments: [GPT_TYPE_Q8_0, GPT_TYPE_Q4_0])
+    func zeroActivationsGiveZero(type: gpt_type) {
         let x = [Float](repeating: 0, count: 64)
-        let encoded = Encoded(type: GPT_TYPE_Q8_0, weights: (0..<64).map { Float($0) / 64 }, columns: 64)
+        let (kernelType, weights) = Encoded(type: type, weights: (0..<64).map { Float($0) / 64 }, columns: 64).interleaved(rows: 1)
         var out: [Float] = [.nan]
-        gpt_matmul_rows(GPT_TYPE_Q8_0, &out, quantizedActivations(x, rows: 1, columns: 64), encoded.bytes, nil, 1, 64, 1, 0, 1)
+        gpt_matmul_rows(kernelType, &out, quantizedActivations(x, for: kernelType, rows: 1, columns: 64), weights, nil, 1, 64, 1, 0, 1)
         #expect(out == [0])
     }
 
-    private func quantizedActivations(_ x: [Float], rows: Int, columns: Int) -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: rows * gpt_quantized_activation_bytes(Int32(columns)))
-        gpt_quantize_activations(x, &bytes, Int32(rows), Int32(columns))
+    private func quantizedActivations(_ x: [Float], for type: gpt_type, rows: Int, columns: Int) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: rows * gpt_quantized_activation_bytes(type, Int32(columns)))
+        gpt_quantize_activations(type, x, &bytes, Int32(rows), Int32(columns))
         return bytes
     }
 }
@@ -142,6 +154,13 @@ struct Encoded {
             fatalError("unknown type")
         }
         self.bytes = bytes
+    }
+
+    /// A q8_0 or q4_0 matrix of `rows` rows in the engine's interleaved layout, and that layout's type.
+    func interleaved(rows: Int) -> (gpt_type, [UInt8]) {
+        var out = [UInt8](repeating: 0xAA, count: gpt_interleaved_bytes(type, Int32(columns), Int32(rows)))
+        gpt_interleave_rows(type, bytes, &out, Int32(columns), Int32(rows))
+        return (type == GPT_TYPE_Q8_0 ? GPT_TYPE_Q8_0_X8 : GPT_TYPE_Q4_0_X8, out)
     }
 
     func decoded() -> [Float] {

@@ -32,17 +32,26 @@ struct FormatTests {
         #expect(loaded.weightType == fixture.type)
         let model = Model(weights: loaded.weights)
         #expect(try Self.greedy(model, prompt: expected.prompt, count: expected.greedy.count) == expected.greedy)
-        // Logits of the prompt's last position: float32 arithmetic against float64 on the same weights.
+        // Logits of the prompt's last position: float32 arithmetic against
+        // float64 on the same weights. Decode steps round the activations of
+        // q4_0 products to 8 bits (about 1/254 of a block's largest value),
+        // which the reference does not.
         let logits = model.forward(expected.prompt, state: model.makeState())
         let scale = expected.logits_last.map(abs).max()!
         let error = zip(logits, expected.logits_last).map { abs(Double($0) - $1) }.max()! / scale
-        #expect(error < 1e-4, "relative logit error \(error)")
+        #expect(error < (fixture.type == "q4_0" ? 1e-2 : 1e-4), "relative logit error \(error)")
     }
 
-    /// Tensors in place (no copy) where the file's layout is the engine's, in every type the kernels read.
+    /// Float tensors in place (no copy): the file's layout is the engine's.
+    /// q8_0 and q4_0 matrices are copied once, into groups of 8 rows.
     @Test func ggufIsUsedInPlace() throws {
-        for file in ["gguf_f32.gguf", "gguf_f16.gguf", "gguf_q8_0.gguf", "gguf_q4_0.gguf"] {
+        for file in ["gguf_f32.gguf", "gguf_f16.gguf"] {
             #expect(try LoadedModel(path: try FormatFixtures.path(file)).convertedBytes == 0, "\(file)")
+        }
+        for file in ["gguf_q8_0.gguf", "gguf_q4_0.gguf"] {
+            let loaded = try LoadedModel(path: try FormatFixtures.path(file))
+            #expect(loaded.convertedBytes > 0, "\(file)")
+            #expect([.wte, .wpe, .qkvw, .attprojw, .fcw, .fcprojw].allSatisfy { loaded.weights.stored($0).interleaved }, "\(file)")
         }
         // Hugging Face keeps Conv1D weights transposed, so those are always converted.
         #expect(try LoadedModel(path: try FormatFixtures.path("hf_f32")).convertedBytes > 0)

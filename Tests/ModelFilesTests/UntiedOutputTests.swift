@@ -37,11 +37,14 @@ struct UntiedOutputTests {
         #expect(Self.relativeError(long, try #require(expected.logits_long)) < 1e-4)
     }
 
-    /// GGUF's output matrix is used in place like the others; its bytes count in the model's size.
-    @Test func ggufOutputIsUsedInPlace() throws {
+    /// GGUF's output matrix is read like the other matrices (in place for
+    /// f32, interleaved for q8_0); its bytes count in the model's size.
+    @Test func ggufOutputIsReadLikeTheOtherMatrices() throws {
+        #expect(try LoadedModel(path: try FormatFixtures.path("untied_gguf_f32.gguf")).convertedBytes == 0)
         let untied = try LoadedModel(path: try FormatFixtures.path("untied_gguf_q8_0.gguf"))
-        #expect(untied.convertedBytes == 0)
+        #expect(untied.weights.output?.interleaved == true)
         let tied = try LoadedModel(path: try FormatFixtures.path("gguf_q8_0.gguf"))
+        #expect(untied.convertedBytes > tied.convertedBytes)
         let config = tied.weights.config
         #expect(untied.weights.storedBytes - tied.weights.storedBytes
                 == TensorType.q8_0.byteCount(elements: config.vocabularySize * config.channels)!)

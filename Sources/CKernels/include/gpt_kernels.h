@@ -12,12 +12,17 @@
 /// How weights are stored. q8_0 and q4_0 are GGUF's blocks of 32 weights
 /// with one float16 scale: 32 int8 (34 bytes), or 32 packed 4-bit values
 /// less 8 (18 bytes; low nibbles are weights 0-15, high nibbles 16-31).
+/// The _X8 types are the same blocks as the engine keeps them (written by
+/// gpt_interleave_rows): rows in groups of 8, and for each group and each
+/// block column, the 8 rows' scales, then the 8 rows' quants.
 typedef enum {
     GPT_TYPE_F32 = 0,
     GPT_TYPE_F16 = 1,
     GPT_TYPE_BF16 = 2,
     GPT_TYPE_Q8_0 = 3,
     GPT_TYPE_Q4_0 = 4,
+    GPT_TYPE_Q8_0_X8 = 5,
+    GPT_TYPE_Q4_0_X8 = 6,
 } gpt_type;
 
 /// Instruction sets of the kernels.
@@ -29,24 +34,34 @@ typedef enum {
 /// The best instruction set this CPU has: what gpt_matmul_rows uses.
 gpt_isa gpt_kernels_isa(void);
 
-/// Bytes of one row of `columns` weights (a multiple of 32 for q8_0 and q4_0).
+/// Bytes of one row of `columns` weights (a multiple of 32 for the block types).
 size_t gpt_row_bytes(gpt_type type, int columns);
 
-/// Bytes of one activation row of `columns` floats quantized for q8_0/q4_0
-/// weights by gpt_quantize_activations (a float scale and 32 int16 per block).
-size_t gpt_quantized_activation_bytes(int columns);
+/// Bytes of a q8_0 or q4_0 matrix of `rows` rows interleaved (rows rounded
+/// up to a multiple of 8).
+size_t gpt_interleaved_bytes(gpt_type type, int columns, int rows);
 
-/// Rounds `rows` rows of `columns` floats (a multiple of 32) to 16-bit
-/// integers with a scale per block of 32, for the integer dot products of
-/// q8_0 and q4_0 weights. (16 bits rather than llama.cpp's 8: rounding the
-/// activations to 8 bits moved the bundled model's greedy tokens too much.)
-void gpt_quantize_activations(const float *x, void *out, int rows, int columns);
+/// Writes a GGUF-layout q8_0 or q4_0 matrix (`type`) in the engine's
+/// interleaved layout (the matching _X8 type); padding rows are zeros.
+void gpt_interleave_rows(gpt_type type, const void *weight, void *out, int columns, int rows);
+
+/// Bytes of one activation row of `columns` floats quantized by
+/// gpt_quantize_activations for weights of an _X8 `type` (0 for others).
+size_t gpt_quantized_activation_bytes(gpt_type type, int columns);
+
+/// Rounds `rows` rows of `columns` floats (a multiple of 32) to integers with
+/// a scale per block of 32, for the integer products of an _X8 `type`:
+/// 16 bits for q8_0 weights (8 bits, as llama.cpp uses, moved the bundled
+/// model's greedy tokens too much), 8 bits for q4_0 (small next to the
+/// weights' own rounding, and twice the products per instruction).
+void gpt_quantize_activations(gpt_type type, const float *x, void *out, int rows, int columns);
 
 /// out[t * OC + o] = Σ_i weight[o][i] · x[t][i] + bias[o], for rows
-/// o in [first, last) and tokens t < T. `x` is T rows of IC floats, or for
-/// q8_0 and q4_0 weights the same rows quantized by gpt_quantize_activations.
-/// Every (row, token) is summed the same way whatever T is, so a token gets
-/// the same bits alone or in a batch. `bias` may be NULL.
+/// o in [first, last) and tokens t < T, for f32, f16, bf16 and the _X8
+/// types. `x` is T rows of IC floats, or for the _X8 types the same rows
+/// quantized by gpt_quantize_activations. Every (row, token) is summed the
+/// same way whatever T, first and last are, so a token gets the same bits
+/// alone or in a batch. `bias` may be NULL.
 void gpt_matmul_rows(gpt_type type, float *out, const void *x, const void *weight, const float *bias,
                      int T, int IC, int OC, int first, int last);
 
@@ -62,6 +77,10 @@ void gpt_widen_rows(gpt_type type, const void *weight, float *out, int IC, int f
 
 /// gpt_widen_rows with a given instruction set, which the CPU must have.
 void gpt_widen_rows_isa(gpt_isa isa, gpt_type type, const void *weight, float *out, int IC, int first, int last);
+
+/// Columns [k0, k0 + count) of row `row` widened to floats (k0 and count
+/// multiples of 32 for the block types): the gemm's panels.
+void gpt_widen_span_isa(gpt_isa isa, gpt_type type, const void *weight, int IC, int row, int k0, int count, float *out);
 
 
 // MARK: products of many rows (gemm.c)

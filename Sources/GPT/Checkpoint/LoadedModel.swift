@@ -1,11 +1,15 @@
+import CKernels
 import ModelFiles
 
 /// A model file of any supported format, ready for the engine: the file's
 /// shape and stored types, and the `Weights` the kernels read.
 ///
 /// The kernels read matrices and embeddings in every stored type, so those
-/// are used in place (zero-copy) when they are in the engine's layout: every
-/// tensor of GGUF and llm.c files, Hugging Face's embeddings. Hugging Face's
+/// are used in place (zero-copy) when they are in the engine's layout: f32,
+/// f16 and bf16 tensors of GGUF and llm.c files, Hugging Face's embeddings.
+/// q8_0 and q4_0 matrices are copied once into the engine's interleaved
+/// layout (groups of 8 rows, which decode steps read as one stream), and
+/// the file's pages they came from are let go. Hugging Face's
 /// Conv1D matrices are stored transposed ([in, out]) and are transposed
 /// here, once, at load, keeping their type; LayerNorm weights and biases of
 /// another type than f32 are widened (a few kilobytes). An untied output
@@ -32,6 +36,17 @@ public final class LoadedModel: @unchecked Sendable {  // immutable after init
         func place(_ part: ModelFiles.StoredTensor, isMatrix: Bool) -> StoredTensor {
             let view = part.view
             let aligned = Int(bitPattern: view.data) % MemoryLayout<Float>.alignment == 0
+            if isMatrix && view.type.isBlockType {
+                let columns = view.shape.last!, rows = view.elementCount / columns
+                let fileLayout = StoredTensor(type: view.type, data: view.data).kernelType
+                let bytes = gpt_interleaved_bytes(fileLayout, Int32(columns), Int32(rows))
+                let buffer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+                storage.raw.append(buffer)
+                converted += bytes
+                gpt_interleave_rows(fileLayout, view.data, buffer, Int32(columns), Int32(rows))
+                MappedFile.evict(UnsafeRawBufferPointer(start: view.data, count: view.type.byteCount(elements: view.elementCount)!))
+                return StoredTensor(type: view.type, data: UnsafeRawPointer(buffer), interleaved: true)
+            }
             if isMatrix && (view.type != .f32 || aligned || part.transposed) {
                 guard part.transposed else { return StoredTensor(type: view.type, data: view.data) }
                 // Stored [in, out]; the engine wants [out, in]: move whole elements (16-bit or f32).

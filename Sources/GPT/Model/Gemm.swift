@@ -88,7 +88,7 @@ struct PackedRows {
     func multiply(_ weight: StoredTensor, columns: Range<Int>, into C: UnsafeMutablePointer<Float>, N: Int,
                   accumulate: Bool, workspace: UnsafeMutablePointer<Float>) {
         for (index, rows) in segments.enumerated() {
-            gpt_gemm(weight.type.kernelType, packed + offsets[index], Int32(rows.count), Int32(K), weight.data,
+            gpt_gemm(weight.kernelType, packed + offsets[index], Int32(rows.count), Int32(K), weight.data,
                      Int32(columns.lowerBound), Int32(columns.upperBound), C + rows.lowerBound * N, Int32(N),
                      accumulate ? 1 : 0, workspace)
         }

@@ -158,16 +158,17 @@ public final class Model: Sendable {
             }
         }
         // The steps' inputs: their rows, or for q8_0 and q4_0 weights those rows rounded to integers.
-        let rowBytes = gpt_quantized_activation_bytes(Int32(IC))
+        precondition(!weight.type.isBlockType || weight.interleaved, "q8_0 and q4_0 matrices are read interleaved")
+        let rowBytes = gpt_quantized_activation_bytes(weight.kernelType, Int32(IC))
         let inputs = runs.map { run -> UnsafeRawPointer in
-            guard weight.type.quantizesActivations else { return UnsafeRawPointer(inp + run.lowerBound * IC) }
+            guard weight.type.isBlockType else { return UnsafeRawPointer(inp + run.lowerBound * IC) }
             let quantized = scratch.quantized + run.lowerBound * rowBytes
-            gpt_quantize_activations(inp + run.lowerBound * IC, quantized, Int32(run.count), Int32(IC))
+            gpt_quantize_activations(weight.kernelType, inp + run.lowerBound * IC, quantized, Int32(run.count), Int32(IC))
             return UnsafeRawPointer(quantized)
         }
         func steps(_ rows: Range<Int>) {
             for (run, input) in zip(runs, inputs) {
-                gpt_matmul_rows(weight.type.kernelType, out + run.lowerBound * OC, input, weight.data, bias,
+                gpt_matmul_rows(weight.kernelType, out + run.lowerBound * OC, input, weight.data, bias,
                                 Int32(run.count), Int32(IC), Int32(OC), Int32(rows.lowerBound), Int32(rows.upperBound))
             }
         }
@@ -201,6 +202,6 @@ public final class Model: Sendable {
     /// out (C) = row `r` of an embedding table, widened to f32.
     private func embedding(_ out: UnsafeMutablePointer<Float>, _ table: StoredTensor, row r: Int) {
         let C = config.channels
-        gpt_widen_rows(table.type.kernelType, table.data, out, Int32(C), Int32(r), Int32(r + 1))
+        gpt_widen_rows(table.kernelType, table.data, out, Int32(C), Int32(r), Int32(r + 1))
     }
 }

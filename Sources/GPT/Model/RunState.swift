@@ -83,7 +83,8 @@ public final class RunState {
             projected = .allocate(capacity: T * C)
             hidden = .allocate(capacity: T * 4 * C)
             scores = .allocate(capacity: max(1, shortRows * config.heads * keys))
-            quantized = .allocate(byteCount: T * max(1, gpt_quantized_activation_bytes(Int32(4 * C))), alignment: 64)
+            // Room for the larger of the two activation formats (16-bit, for q8_0).
+            quantized = .allocate(byteCount: T * max(1, gpt_quantized_activation_bytes(GPT_TYPE_Q8_0_X8, Int32(4 * C))), alignment: 64)
         }
 
         /// Room for `packedFloats` packed floats, and a gemm workspace for each of `workers` threads.

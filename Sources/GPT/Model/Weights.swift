@@ -84,7 +84,7 @@ public struct Weights: @unchecked Sendable {  // immutable views; nobody writes 
 
     private static func widened(_ part: StoredTensor, count: Int, columns: Int) -> [Float] {
         [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-            gpt_widen_rows(part.type.kernelType, part.data, buffer.baseAddress!, Int32(columns), 0, Int32(count / columns))
+            gpt_widen_rows(part.kernelType, part.data, buffer.baseAddress!, Int32(columns), 0, Int32(count / columns))
             initialized = count
         }
     }
@@ -96,31 +96,37 @@ public struct Weights: @unchecked Sendable {  // immutable views; nobody writes 
 }
 
 /// One tensor (or one layer's slice of one) as it is stored: its type and
-/// where its bytes start. Rows are contiguous, in GGUF's layout for the type.
+/// where its bytes start. Rows are contiguous, in GGUF's layout for the
+/// type, or for q8_0 and q4_0 matrices that the engine reads, `interleaved`
+/// in groups of 8 rows (`gpt_interleave_rows`).
 public struct StoredTensor: @unchecked Sendable {  // points into immutable storage
     public let type: TensorType
     public let data: UnsafeRawPointer
+    public let interleaved: Bool
 
-    public init(type: TensorType, data: UnsafeRawPointer) {
+    public init(type: TensorType, data: UnsafeRawPointer, interleaved: Bool = false) {
+        precondition(!interleaved || type.isBlockType, "only q8_0 and q4_0 rows are interleaved")
         self.type = type
         self.data = data
+        self.interleaved = interleaved
+    }
+
+    /// The type and layout as the kernels name them.
+    var kernelType: gpt_type {
+        switch type {
+        case .f32: GPT_TYPE_F32
+        case .f16: GPT_TYPE_F16
+        case .bf16: GPT_TYPE_BF16
+        case .q8_0: interleaved ? GPT_TYPE_Q8_0_X8 : GPT_TYPE_Q8_0
+        case .q4_0: interleaved ? GPT_TYPE_Q4_0_X8 : GPT_TYPE_Q4_0
+        }
     }
 }
 
 extension TensorType {
-    /// The same type as the kernels name it.
-    var kernelType: gpt_type {
-        switch self {
-        case .f32: GPT_TYPE_F32
-        case .f16: GPT_TYPE_F16
-        case .bf16: GPT_TYPE_BF16
-        case .q8_0: GPT_TYPE_Q8_0
-        case .q4_0: GPT_TYPE_Q4_0
-        }
-    }
-
-    /// Whether the kernels multiply it with activations rounded to integers (blocks of 32).
-    var quantizesActivations: Bool { self == .q8_0 || self == .q4_0 }
+    /// GGUF's blocks of 32 weights with a scale, which the engine keeps
+    /// interleaved and multiplies with activations rounded to integers.
+    public var isBlockType: Bool { self == .q8_0 || self == .q4_0 }
 }
 
 extension ParameterTensor {
