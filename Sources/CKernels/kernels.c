@@ -345,20 +345,31 @@ AVX2 static void group_q8_0_avx2(const block_q8_0x8 *w, const block_act16 *x, in
 
 // The same for q4_0: unsigned nibbles times signed bytes (pairs summed to
 // 16 bits, at most 2 · 15 · 127, then to 32), less the activations' offset.
+// Two rows' quants (32 bytes, side by side in the group) are unpacked and
+// multiplied at once against the block's activations repeated in both
+// halves, so the lanes of the three horizontal adds come out in the order
+// rows 0, 2, 4, 6, 1, 3, 5, 7: the scales are put in that order, and the
+// sums back in row order at the end.
 AVX2 static void group_q4_0_avx2(const block_q4_0x8 *w, const block_act8 *x, int blocks, float *out) {
     __m256 total = _mm256_setzero_ps();
-    const __m256i ones = _mm256_set1_epi16(1);
+    const __m256i ones = _mm256_set1_epi16(1), nibble = _mm256_set1_epi8(0x0F);
+    const __m256i pair_order = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
     for (int b = 0; b < blocks; b++) {
-        const __m256i a = _mm256_loadu_si256((const __m256i *)x[b].qs);
-        __m256i v[8];
-        for (int r = 0; r < 8; r++) v[r] = _mm256_madd_epi16(_mm256_maddubs_epi16(unpack_q4_0(w[b].qs[r]), a), ones);
-        const __m256i sums = _mm256_sub_epi32(sum_lanes8(v), _mm256_set1_epi32(x[b].offset));
-        const __m256 scale = _mm256_mul_ps(load_f16(w[b].d), _mm256_broadcast_ss(&x[b].d));
-        total = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(sums), total);
+        const __m256i a_low = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)x[b].qs));
+        const __m256i a_high = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(x[b].qs + 16)));
+        __m256i pairs[4];
+        for (int k = 0; k < 4; k++) {
+            const __m256i q = _mm256_loadu_si256((const __m256i *)w[b].qs[2 * k]);  // rows 2k and 2k + 1
+            const __m256i low = _mm256_maddubs_epi16(_mm256_and_si256(q, nibble), a_low);
+            const __m256i high = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(q, 4), nibble), a_high);
+            pairs[k] = _mm256_madd_epi16(_mm256_add_epi16(low, high), ones);
+        }
+        const __m256i sums = _mm256_hadd_epi32(_mm256_hadd_epi32(pairs[0], pairs[1]), _mm256_hadd_epi32(pairs[2], pairs[3]));
+        const __m256 scale = _mm256_mul_ps(_mm256_permutevar8x32_ps(load_f16(w[b].d), pair_order), _mm256_broadcast_ss(&x[b].d));
+        total = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(_mm256_sub_epi32(sums, _mm256_set1_epi32(x[b].offset))), total);
     }
-    _mm256_storeu_ps(out, total);
+    _mm256_storeu_ps(out, _mm256_permutevar8x32_ps(total, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
 }
-
 #endif
 
 // Where block b of row o of a q8_0 or q4_0 matrix keeps its scale and
