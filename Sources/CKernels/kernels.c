@@ -338,6 +338,8 @@ AVX2 static inline __m256i sum_lanes8(const __m256i v[8]) {
 AVX2 static void group_q8_0_avx2(const block_q8_0x8 *w, const block_act16 *x, int blocks, float *out) {
     __m256 total = _mm256_setzero_ps();
     for (int b = 0; b < blocks; b++) {
+        // The group's block 1 kB ahead, as the 16-bit rows do (+0-15% decode).
+        for (int line = 0; line < (int)sizeof(*w); line += 64) _mm_prefetch((const char *)(w + b) + 1024 + line, _MM_HINT_T0);
         const __m256i a_low = _mm256_loadu_si256((const __m256i *)x[b].qs);
         const __m256i a_high = _mm256_loadu_si256((const __m256i *)(x[b].qs + 16));
         __m256i v[8];
