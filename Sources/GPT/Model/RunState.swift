@@ -62,7 +62,8 @@ public final class RunState {
         // Attention weights over `keys` positions of each (row, head) pair of
         // the steps (longer segments' attention has buffers of its own).
         let scores: UnsafeMutablePointer<Float>
-        /// The input of a product with q8_0 or q4_0 weights, rounded to 16-bit integers per block of 32: (T, 4C / 32) blocks.
+        /// The input of a product with q8_0 or q4_0 weights, rounded to integers per block of 32
+        /// (`gpt_quantize_activations`): (T, 4C / 32) blocks.
         let quantized: UnsafeMutableRawPointer
         /// The rows of a product's longer segments packed for the gemm, and
         /// each worker's gemm workspace: grown on demand (decode never needs them).
@@ -83,7 +84,7 @@ public final class RunState {
             projected = .allocate(capacity: T * C)
             hidden = .allocate(capacity: T * 4 * C)
             scores = .allocate(capacity: max(1, shortRows * config.heads * keys))
-            // Room for the larger of the two activation formats (16-bit, for q8_0).
+            // Room for the larger of the two formats (16-bit, for q8_0).
             quantized = .allocate(byteCount: T * max(1, gpt_quantized_activation_bytes(GPT_TYPE_Q8_0_X8, Int32(4 * C))), alignment: 64)
         }
 
