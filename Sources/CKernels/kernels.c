@@ -530,11 +530,12 @@ void gpt_matmul_rows_isa(gpt_isa isa, gpt_type type, float *out, const void *x, 
         for (int o = first; o < last; o++) {
             // The row comes from memory for the first token and from the L1 cache for the others.
             for (int t = 0; t < T; t++) {
+                const float *token = (const float *)x + (size_t)t * IC;
                 float *y = out + (size_t)t * OC + o;
                 switch (type) {
-                case GPT_TYPE_F32: *y = dot_f32_portable((const float *)weight + (size_t)o * IC, (const float *)x + (size_t)t * IC, IC); break;
-                case GPT_TYPE_F16: *y = dot_f16_portable((const uint16_t *)weight + (size_t)o * IC, (const float *)x + (size_t)t * IC, IC); break;
-                default: *y = dot_bf16_portable((const uint16_t *)weight + (size_t)o * IC, (const float *)x + (size_t)t * IC, IC); break;
+                case GPT_TYPE_F32: *y = dot_f32_portable((const float *)weight + (size_t)o * IC, token, IC); break;
+                case GPT_TYPE_F16: *y = dot_f16_portable((const uint16_t *)weight + (size_t)o * IC, token, IC); break;
+                default: *y = dot_bf16_portable((const uint16_t *)weight + (size_t)o * IC, token, IC); break;
                 }
             }
         }
