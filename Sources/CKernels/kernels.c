@@ -417,9 +417,6 @@ static int is_q4_0(gpt_type type) { return type == GPT_TYPE_Q4_0 || type == GPT_
 AVX2 static void widen_avx2(gpt_type type, const void *w, int IC, int o, int k0, int count, float *y) {
     int i = 0;
     switch (type) {
-    case GPT_TYPE_F32:
-        memcpy(y, (const float *)w + (size_t)o * IC + k0, (size_t)count * 4);
-        return;
     case GPT_TYPE_F16:
     case GPT_TYPE_BF16: {
         const uint16_t *row = (const uint16_t *)w + (size_t)o * IC + k0;
@@ -451,9 +448,6 @@ AVX2 static void widen_avx2(gpt_type type, const void *w, int IC, int o, int k0,
 
 static void widen_portable(gpt_type type, const void *w, int IC, int o, int k0, int count, float *y) {
     switch (type) {
-    case GPT_TYPE_F32:
-        memcpy(y, (const float *)w + (size_t)o * IC + k0, (size_t)count * 4);
-        return;
     case GPT_TYPE_F16:
     case GPT_TYPE_BF16: {
         const uint16_t *row = (const uint16_t *)w + (size_t)o * IC + k0;
@@ -579,6 +573,10 @@ void gpt_widen_rows_isa(gpt_isa isa, gpt_type type, const void *weight, float *o
 }
 
 void gpt_widen_span_isa(gpt_isa isa, gpt_type type, const void *weight, int IC, int row, int k0, int count, float *out) {
+    if (type == GPT_TYPE_F32) {
+        memcpy(out, (const float *)weight + (size_t)row * IC + k0, (size_t)count * 4);
+        return;
+    }
 #if defined(__x86_64__)
     if (isa == GPT_ISA_AVX2) {
         widen_avx2(type, weight, IC, row, k0, count, out);
