@@ -16,8 +16,13 @@
 ///
 /// Which thread runs a chunk never changes its result, so neither does this.
 struct HelperPayoff {
-    /// Decay per loop of the sums below: they weigh about the last hundred loops.
-    static let decay = 0.99
+    /// Decay per loop of the sums below: they weigh about the last thousand
+    /// loops. (A hundred let one time slice lost to a neighbour at nice 19
+    /// outweigh what the helpers saved on the 124M shape's decode, whose
+    /// 2-thread rate then fell to the 1-thread one for a spell; a thousand
+    /// gained 10% there, and a neighbour that takes half the core still
+    /// sends the bundled model's small loops solo.)
+    static let decay = 0.999
     static let shortestSolo: Duration = .milliseconds(20)
     static let longestSolo: Duration = .seconds(1)
 
