@@ -175,14 +175,16 @@ public final class Model: Sendable {
 
         let long = segments.filter { !Self.isStep($0) }
         guard !long.isEmpty else {
-            // Chunks of about 128K multiply-adds: 13 or more per matrix of the
-            // 124M shape, enough to balance two threads. (32K made q4_0 decode,
-            // whose products are cheapest, 10-20% slower on two threads:
-            // more claims and waits.)
+            // Chunks of about 32K multiply-adds of float weights (a few
+            // microseconds of reading: claims cost little, and even the bundled
+            // model's small matrices split for two threads; 128K made its
+            // 2-thread decode 25-35% slower), 128K of q8_0 and q4_0 (integer
+            // products are cheapest: at 32K, q4_0's 2-thread decode lost 10-20%
+            // to claims and waits).
             let T = runs.map(\.count).reduce(0, +)
             // Interleaved rows are computed a group of 8 at a time: chunks hold whole groups.
             let unit = weight.interleaved ? 8 : 1
-            let grain = max(4, (1 << 17) / (IC * max(1, T)))
+            let grain = max(4, (weight.interleaved ? 1 << 17 : 1 << 15) / (IC * max(1, T)))
             pool.forEachRange((OC + unit - 1) / unit, grain: max(1, grain / unit)) {
                 steps($0.lowerBound * unit ..< min(OC, $0.upperBound * unit))
             }
