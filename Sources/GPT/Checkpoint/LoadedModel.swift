@@ -44,7 +44,8 @@ public final class LoadedModel: @unchecked Sendable {  // immutable after init
                 storage.raw.append(buffer)
                 converted += bytes
                 gpt_interleave_rows(fileLayout, view.data, buffer, Int32(columns), Int32(rows))
-                MappedFile.evict(UnsafeRawBufferPointer(start: view.data, count: view.type.byteCount(elements: view.elementCount)!))
+                let fileBytes = view.type.byteCount(elements: view.elementCount)!
+                MappedFile.evict(UnsafeRawBufferPointer(start: view.data, count: fileBytes))
                 return StoredTensor(type: view.type, data: UnsafeRawPointer(buffer), interleaved: true)
             }
             if isMatrix && (view.type != .f32 || aligned || part.transposed) {
