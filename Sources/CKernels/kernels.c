@@ -109,23 +109,47 @@ size_t gpt_interleaved_bytes(gpt_type type, int columns, int rows) {
     return (size_t)(rows + 7) / 8 * 8 * gpt_row_bytes(type, columns);
 }
 
+// Where block b of row o of a q8_0 or q4_0 matrix keeps its scale and
+// quants, in either layout (GGUF's rows, or interleaved in groups of 8).
+static const uint16_t *block_at(gpt_type type, const void *w, int blocks, int o, int b, const void **qs) {
+    switch (type) {
+    case GPT_TYPE_Q8_0: {
+        const block_q8_0 *block = (const block_q8_0 *)w + (size_t)o * blocks + b;
+        *qs = block->qs;
+        return &block->d;
+    }
+    case GPT_TYPE_Q4_0: {
+        const block_q4_0 *block = (const block_q4_0 *)w + (size_t)o * blocks + b;
+        *qs = block->qs;
+        return &block->d;
+    }
+    case GPT_TYPE_Q8_0_X8: {
+        const block_q8_0x8 *group = (const block_q8_0x8 *)w + (size_t)(o / 8) * blocks + b;
+        *qs = group->qs[o % 8];
+        return &group->d[o % 8];
+    }
+    default: {
+        const block_q4_0x8 *group = (const block_q4_0x8 *)w + (size_t)(o / 8) * blocks + b;
+        *qs = group->qs[o % 8];
+        return &group->d[o % 8];
+    }
+    }
+}
+
+static int is_q4_0(gpt_type type) { return type == GPT_TYPE_Q4_0 || type == GPT_TYPE_Q4_0_X8; }
+
 void gpt_interleave_rows(gpt_type type, const void *weight, void *out, int columns, int rows) {
     const int blocks = columns / 32;
+    const gpt_type interleaved = type == GPT_TYPE_Q8_0 ? GPT_TYPE_Q8_0_X8 : GPT_TYPE_Q4_0_X8;
     memset(out, 0, gpt_interleaved_bytes(type, columns, rows));  // padding rows: scale 0
     for (int o = 0; o < rows; o++) {
         for (int b = 0; b < blocks; b++) {
-            const size_t group = (size_t)(o / 8) * blocks + b;
-            if (type == GPT_TYPE_Q8_0) {
-                const block_q8_0 *from = (const block_q8_0 *)weight + (size_t)o * blocks + b;
-                block_q8_0x8 *to = (block_q8_0x8 *)out + group;
-                to->d[o % 8] = from->d;
-                memcpy(to->qs[o % 8], from->qs, 32);
-            } else {
-                const block_q4_0 *from = (const block_q4_0 *)weight + (size_t)o * blocks + b;
-                block_q4_0x8 *to = (block_q4_0x8 *)out + group;
-                to->d[o % 8] = from->d;
-                memcpy(to->qs[o % 8], from->qs, 16);
-            }
+            const void *from, *to;
+            const uint16_t *from_scale = block_at(type, weight, blocks, o, b, &from);
+            // block_at hands out read-only places; `out` is ours to write.
+            uint16_t *to_scale = (uint16_t *)block_at(interleaved, out, blocks, o, b, &to);
+            *to_scale = *from_scale;
+            memcpy((void *)to, from, is_q4_0(type) ? 16 : 32);
         }
     }
 }
@@ -183,24 +207,22 @@ DOT_PORTABLE(dot_bf16_portable, uint16_t, bf16_to_float)
 static float dot_x8_portable(gpt_type type, const void *w, int blocks, int o, const void *x) {
     float total = 0;
     for (int b = 0; b < blocks; b++) {
+        const void *qs;
+        const float weight_scale = half_to_float(*block_at(type, w, blocks, o, b, &qs));
         int32_t sum = 0;
-        float scale;
+        float activation_scale;
         if (type == GPT_TYPE_Q8_0_X8) {
-            const block_q8_0x8 *group = (const block_q8_0x8 *)w + (size_t)(o / 8) * blocks + b;
             const block_act16 *a = (const block_act16 *)x + b;
-            for (int k = 0; k < 32; k++) sum += (int32_t)group->qs[o % 8][k] * a->qs[k];
-            scale = half_to_float(group->d[o % 8]) * a->d;
+            for (int k = 0; k < 32; k++) sum += (int32_t)((const int8_t *)qs)[k] * a->qs[k];
+            activation_scale = a->d;
         } else {
-            const block_q4_0x8 *group = (const block_q4_0x8 *)w + (size_t)(o / 8) * blocks + b;
             const block_act8 *a = (const block_act8 *)x + b;
-            for (int k = 0; k < 16; k++) {
-                sum += (group->qs[o % 8][k] & 0x0F) * a->qs[k];
-                sum += (group->qs[o % 8][k] >> 4) * a->qs[k + 16];
-            }
+            const uint8_t *nibbles = qs;
+            for (int k = 0; k < 16; k++) sum += (nibbles[k] & 0x0F) * a->qs[k] + (nibbles[k] >> 4) * a->qs[k + 16];
             sum -= a->offset;
-            scale = half_to_float(group->d[o % 8]) * a->d;
+            activation_scale = a->d;
         }
-        total = fmaf(scale, (float)sum, total);
+        total = fmaf(weight_scale * activation_scale, (float)sum, total);
     }
     return total;
 }
@@ -382,35 +404,6 @@ AVX2 static void group_q4_0_avx2(const block_q4_0x8 *w, const block_act8 *x, int
     _mm256_storeu_ps(out, _mm256_permutevar8x32_ps(total, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
 }
 #endif
-
-// Where block b of row o of a q8_0 or q4_0 matrix keeps its scale and
-// quants, in either layout (GGUF's rows, or interleaved in groups of 8).
-static const uint16_t *block_at(gpt_type type, const void *w, int blocks, int o, int b, const void **qs) {
-    switch (type) {
-    case GPT_TYPE_Q8_0: {
-        const block_q8_0 *block = (const block_q8_0 *)w + (size_t)o * blocks + b;
-        *qs = block->qs;
-        return &block->d;
-    }
-    case GPT_TYPE_Q4_0: {
-        const block_q4_0 *block = (const block_q4_0 *)w + (size_t)o * blocks + b;
-        *qs = block->qs;
-        return &block->d;
-    }
-    case GPT_TYPE_Q8_0_X8: {
-        const block_q8_0x8 *group = (const block_q8_0x8 *)w + (size_t)(o / 8) * blocks + b;
-        *qs = group->qs[o % 8];
-        return &group->d[o % 8];
-    }
-    default: {
-        const block_q4_0x8 *group = (const block_q4_0x8 *)w + (size_t)(o / 8) * blocks + b;
-        *qs = group->qs[o % 8];
-        return &group->d[o % 8];
-    }
-    }
-}
-
-static int is_q4_0(gpt_type type) { return type == GPT_TYPE_Q4_0 || type == GPT_TYPE_Q4_0_X8; }
 
 #if defined(__x86_64__)
 // Widening (embedding rows, the gemm's panels): eight values per instruction group.
