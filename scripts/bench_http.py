@@ -5,19 +5,31 @@ Starts gpt-server on a free loopback port and measures, with the same
 checkpoint, prompt length, settings (top_k 5, window = the model's context):
   - HTTP: an NDJSON stream from POST /generate, timed by this client: time to
     the first token line, and tokens/s between the first and the last token;
+    read from a plain socket, each token stamped with the time of the read
+    that completed its line, and parsed only after the stream ended: on two
+    cores the client shares the CPU with the compute threads, and Python's
+    http.client spent ~100 us a token dechunking and splitting lines, enough
+    to take the compute threads' cores away (`--client http.client` measures
+    that way);
   - in-process: `gpt-bench` (the same generation loop, warmed up, no HTTP):
     prefill time for the same number of prompt tokens, and decode tokens/s.
-The HTTP runs go back to back and gpt-bench warms up before it measures, so
-both run with the weights warm in the CPU caches (on a small model that
-matters: alternating the two would leave the server's runs cold). Prints
-medians and the ratios the README records. Standard library only.
+Each round runs a warm-up stream and `--runs` streams back to back, then
+gpt-bench (which warms up before it measures), so both run with the weights
+warm in the CPU caches (on a small model that matters: alternating single
+runs would leave the server's runs cold), and rounds repeat so that the
+machine's drift shows as a range instead of a bias. Prints each round's
+medians and ratio, and the median ratio. Standard library only.
 
-  python3 scripts/bench_http.py --ckpt M --tokenizer T [--num-tokens 128] [--runs 5]
+  python3 scripts/bench_http.py --ckpt M --tokenizer T [--num-tokens 128] [--runs 5] [--rounds 3]
 """
 import argparse
+import bisect
 import http.client
+import itertools
 import json
+import os
 import re
+import socket
 import statistics
 import subprocess
 import time
@@ -43,6 +55,48 @@ def in_process(build, ckpt, prompt_tokens, num_tokens, threads, runs):
     return prompt_tokens / bench["prefill_tokens_per_s"] * 1000, bench["decode_tokens_per_s"]
 
 
+def stream_generate_raw(port, body):
+    """POST /generate as an NDJSON stream over a plain socket: when it was sent,
+    when each token line arrived, the prompt's tokens."""
+    payload = json.dumps(body).encode()
+    head = (f"POST /generate HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+            f"Accept: application/x-ndjson\r\nContent-Length: {len(payload)}\r\nConnection: close\r\n\r\n")
+    reads = []  # (bytes, arrival): the stream as it came, parsed after it ended
+    with socket.create_connection(("127.0.0.1", port)) as connection:
+        start = time.perf_counter()
+        connection.sendall(head.encode() + payload)
+        while True:
+            data = connection.recv(1 << 16)
+            if not data:
+                break
+            reads.append((data, time.perf_counter()))
+    raw = b"".join(data for data, _ in reads)
+    ends = list(itertools.accumulate(len(data) for data, _ in reads))
+    header_end = raw.index(b"\r\n\r\n") + 4
+    assert b" 200 " in raw[:raw.index(b"\r\n")], raw[:200]
+    # Dechunk, remembering for each body byte where it sat in the raw stream.
+    body_bytes, positions, at = bytearray(), [], header_end
+    while True:
+        line_end = raw.index(b"\r\n", at)
+        size = int(raw[at:line_end].split(b";")[0], 16)
+        if size == 0:
+            break
+        body_bytes += raw[line_end + 2:line_end + 2 + size]
+        positions.extend(range(line_end + 2, line_end + 2 + size))
+        at = line_end + 2 + size + 2
+    arrivals, prompt_tokens, line_start = [], 0, 0
+    for index in range(len(body_bytes)):
+        if body_bytes[index] != ord("\n"):
+            continue
+        message = json.loads(body_bytes[line_start:index])
+        line_start = index + 1
+        if message.get("done"):
+            prompt_tokens = message["usage"]["prompt_tokens"]
+        elif "id" in message:
+            arrivals.append(reads[bisect.bisect_left(ends, positions[index] + 1)][1])
+    return start, arrivals, prompt_tokens
+
+
 def stream_generate(port, body):
     """POST /generate as an NDJSON stream: when it was sent, when each token line arrived, the prompt's tokens."""
     connection = http.client.HTTPConnection("127.0.0.1", port)
@@ -66,8 +120,8 @@ def stream_generate(port, body):
     return start, arrivals, prompt_tokens
 
 
-def over_http(port, body):
-    start, arrivals, prompt_tokens = stream_generate(port, body)
+def over_http(port, body, client="raw"):
+    start, arrivals, prompt_tokens = (stream_generate_raw if client == "raw" else stream_generate)(port, body)
     first_token_ms = (arrivals[0] - start) * 1000
     tokens_per_second = (len(arrivals) - 1) / (arrivals[-1] - arrivals[0])
     return first_token_ms, tokens_per_second, prompt_tokens
@@ -82,29 +136,45 @@ def main():
     parser.add_argument("--num-tokens", type=int, default=128)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of HTTP runs then in-process runs")
+    parser.add_argument("--client", choices=["raw", "http.client"], default="raw",
+                        help="how this client reads the stream (see above)")
     args = parser.parse_args()
 
     server, port = start_server(args.build, args.ckpt, args.tokenizer, args.threads)
+    rounds = []
     try:
         connection = http.client.HTTPConnection("127.0.0.1", port)
         connection.request("GET", "/model")
         context = json.loads(connection.getresponse().read())["context_length"]
         body = {"prompt": args.prompt, "num_tokens": args.num_tokens, "max_seq_len": context,
                 "top_k": 5, "seed": 1, "stream": True}
-        prompt_tokens = over_http(port, body)[2]  # also the warm-up: pages the weights in
-        remote = [over_http(port, body) for _ in range(args.runs)]
+        for round_index in range(args.rounds):
+            # A warm-up stream first: the weights back in the caches after gpt-bench.
+            prompt_tokens = over_http(port, body, args.client)[2]
+            before = os.times()
+            remote = [over_http(port, body, args.client) for _ in range(args.runs)]
+            after = os.times()
+            prefill, local_rate = in_process(args.build, args.ckpt, prompt_tokens, args.num_tokens, args.threads,
+                                             args.runs)
+            first_token = statistics.median(r[0] for r in remote)
+            remote_rate = statistics.median(r[1] for r in remote)
+            client_cpu = (after.user + after.system - before.user - before.system) / (args.runs * args.num_tokens)
+            rounds.append((remote_rate / local_rate, first_token - prefill))
+            print(f"round {round_index + 1}: prompt {prompt_tokens} tokens, {args.num_tokens} generated, "
+                  f"{args.threads} threads")
+            print(f"  in-process: prefill {prefill:.2f} ms, decode {local_rate:.1f} tokens/s")
+            print(f"  HTTP NDJSON ({args.client} client, {client_cpu * 1e6:.0f} us of its CPU a token with "
+                  f"parsing): first token {first_token:.2f} ms, decode {remote_rate:.1f} tokens/s")
+            print(f"  HTTP / in-process tokens/s: {remote_rate / local_rate:.3f}; first-token latency over HTTP "
+                  f"minus in-process prefill: {first_token - prefill:+.2f} ms", flush=True)
     finally:
         server.terminate()
         server.wait()
-    prefill, local_rate = in_process(args.build, args.ckpt, prompt_tokens, args.num_tokens, args.threads, args.runs)
-
-    first_token = statistics.median(r[0] for r in remote)
-    remote_rate = statistics.median(r[1] for r in remote)
-    print(f"prompt {prompt_tokens} tokens, {args.num_tokens} generated, {args.threads} threads")
-    print(f"in-process: prefill {prefill:.2f} ms, decode {local_rate:.1f} tokens/s")
-    print(f"HTTP NDJSON: first token {first_token:.2f} ms, decode {remote_rate:.1f} tokens/s")
-    print(f"HTTP / in-process tokens/s: {remote_rate / local_rate:.3f}; "
-          f"first-token latency over HTTP minus in-process prefill: {first_token - prefill:+.2f} ms")
+    ratios = sorted(r[0] for r in rounds)
+    print(f"HTTP / in-process tokens/s over {args.rounds} rounds: median {statistics.median(ratios):.3f} "
+          f"(range {ratios[0]:.3f} - {ratios[-1]:.3f}); first token "
+          f"{statistics.median(r[1] for r in rounds):+.2f} ms")
 
 
 if __name__ == "__main__":
