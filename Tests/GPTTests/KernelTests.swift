@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import Testing
 @testable import GPT
@@ -93,6 +94,48 @@ import Testing
                                    N: N, C: C, NH: NH, head: h)
         }
         #expect(maxDifference(fast, plain) < 1e-5)
+    }
+
+    /// A step's attention kernels on every instruction set against float64
+    /// sums: heads of 7 (scalar tail only), 12, 40 (a 32-channel block, an
+    /// 8-channel block) and 64 channels; 1 to 9 keys (groups of 4 and the
+    /// partial group) and 130; keys and values in rows wider than a head.
+    @Test(arguments: [7, 12, 40, 64])
+    mutating func stepAttentionKernelsMatchDoubleSums(hs: Int) {
+        let stride = 3 * hs + 5
+        for N in [1, 2, 3, 4, 5, 9, 130] {
+            let q = values(hs), keys = values(N * stride), mixing = values(N), valueRows = values(N * stride)
+            let scale: Float = 0.125
+            var expectedScores = [Double](repeating: 0, count: N)
+            var expectedMix = [Double](repeating: 0, count: hs)
+            for j in 0..<N {
+                for i in 0..<hs {
+                    expectedScores[j] += Double(q[i]) * Double(keys[j * stride + hs + i])
+                    expectedMix[i] += Double(mixing[j]) * Double(valueRows[j * stride + hs + i])
+                }
+                expectedScores[j] *= Double(scale)
+            }
+            for isa in WeightKernelTests.instructionSets {
+                var scores = [Float](repeating: .nan, count: N + 1)
+                var mixed = [Float](repeating: .nan, count: hs + 1)
+                keys.withUnsafeBufferPointer { k in
+                    gpt_attention_scores_isa(isa, q, k.baseAddress! + hs, stride, Int32(N), Int32(hs), scale, &scores)
+                }
+                valueRows.withUnsafeBufferPointer { v in
+                    gpt_attention_mix_isa(isa, mixing, v.baseAddress! + hs, stride, Int32(N), Int32(hs), &mixed)
+                }
+                let tolerance = 1e-5 * Double(hs).squareRoot()
+                for j in 0..<N {
+                    #expect(abs(Double(scores[j]) - expectedScores[j]) < tolerance, "isa \(isa) hs \(hs) N \(N) score \(j)")
+                }
+                #expect(scores[N].isNaN, "isa \(isa): wrote past the scores")
+                for i in 0..<hs {
+                    #expect(abs(Double(mixed[i]) - expectedMix[i]) < 1e-5 * Double(N).squareRoot(),
+                            "isa \(isa) hs \(hs) N \(N) channel \(i)")
+                }
+                #expect(mixed[hs].isNaN, "isa \(isa): wrote past the head")
+            }
+        }
     }
 
     @Test mutating func layerNormNormalisesEachRow() {

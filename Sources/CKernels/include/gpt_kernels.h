@@ -1,7 +1,7 @@
 // Products of weight rows with activation rows, for every weight type the
 // engine reads, with the instruction set chosen when the process starts:
-// decode steps' row products (kernels.c) and the packed gemm of prompts
-// (gemm.c). The Swift side (Sources/GPT/Model) cuts the work into ranges of
+// decode steps' row products (kernels.c) and attention (attention.c), and
+// the packed gemm of prompts (gemm.c). The Swift side (Sources/GPT/Model) cuts the work into ranges of
 // rows or columns and spreads them over its worker pool; these functions run one range.
 #ifndef GPT_KERNELS_H
 #define GPT_KERNELS_H
@@ -81,6 +81,25 @@ void gpt_widen_rows_isa(gpt_isa isa, gpt_type type, const void *weight, float *o
 /// Columns [k0, k0 + count) of row `row` widened to floats (k0 and count
 /// multiples of 32 for the block types): the gemm's panels.
 void gpt_widen_span_isa(gpt_isa isa, gpt_type type, const void *weight, int IC, int row, int k0, int count, float *out);
+
+
+// MARK: a decode step's attention (attention.c)
+
+/// scores[j] = scale · Σ_i q[i] · k_j[i] for keys j < N, k_j = keys + j · stride
+/// (hs channels each): one query row against one head's cached keys.
+void gpt_attention_scores(const float *q, const float *keys, size_t stride, int N, int hs, float scale, float *scores);
+
+/// gpt_attention_scores with a given instruction set, which the CPU must have.
+void gpt_attention_scores_isa(gpt_isa isa, const float *q, const float *keys, size_t stride, int N, int hs,
+                              float scale, float *scores);
+
+/// out[i] = Σ_j p[j] · v_j[i] for channels i < hs and values j < N,
+/// v_j = values + j · stride: one head's cached values mixed by the softmax `p`.
+void gpt_attention_mix(const float *p, const float *values, size_t stride, int N, int hs, float *out);
+
+/// gpt_attention_mix with a given instruction set, which the CPU must have.
+void gpt_attention_mix_isa(gpt_isa isa, const float *p, const float *values, size_t stride, int N, int hs,
+                           float *out);
 
 
 // MARK: products of many rows (gemm.c)

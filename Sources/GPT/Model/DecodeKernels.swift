@@ -1,5 +1,8 @@
+import CKernels
+
 /// The attention kernel of a decode step (one token of a sequence, alone or
-/// in a batch), one head at a time so that ``WorkerPool`` can spread them over threads.
+/// in a batch), one head at a time so that ``WorkerPool`` can spread them over threads:
+/// CKernels' `gpt_attention_scores` and `gpt_attention_mix` around the softmax.
 /// Its plain twin is `attentionReference` in Kernels.swift. (The products of
 /// such passes are `gpt_matmul_rows` in the CKernels target.)
 extension Kernels {
@@ -14,26 +17,9 @@ extension Kernels {
                                        scores: UnsafeMutablePointer<Float>, N: Int, C: Int, NH: Int, head h: Int) {
         let hs = C / NH
         let offset = h * hs
-        let scale = 1 / Float(hs).squareRoot()
-        for j in 0..<N {
-            scores[j] = dot(q + offset, keys + j * C + offset, count: hs) * scale
-        }
+        gpt_attention_scores(q + offset, keys + offset, C, Int32(N), Int32(hs), 1 / Float(hs).squareRoot(), scores)
         softmax(scores, count: N, width: N)
-        // Σⱼ scores[j] · vⱼ, sixteen channels at a time.
-        let o = out + offset
-        var i = 0
-        while i + 16 <= hs {
-            var sum = Floats()
-            for j in 0..<N { sum.addProduct(load(values + j * C + offset + i), Floats(repeating: scores[j])) }
-            store(sum, o + i)
-            i += 16
-        }
-        while i < hs {
-            var sum: Float = 0
-            for j in 0..<N { sum += scores[j] * values[j * C + offset + i] }
-            o[i] = sum
-            i += 1
-        }
+        gpt_attention_mix(scores, values + offset, C, Int32(N), Int32(hs), out + offset)
     }
 
     /// Σᵢ a[i] · b[i].
