@@ -73,11 +73,41 @@ import Testing
         let (start, C, NH) = (4, 35, 5)
         let pool = WorkerPool(threads: threads)
         let qkv = values(T * 3 * C), keys = values((start + T) * C), cachedValues = values((start + T) * C)
-        var fast = [Float](repeating: .nan, count: T * C)
-        var plain = fast
-        Kernels.attention(&fast, qkv, keys: keys, values: cachedValues, start: start, T: T, C: C, NH: NH, pool: pool)
+        var plain = [Float](repeating: .nan, count: T * C)
         Kernels.attentionReference(&plain, qkv, keys: keys, values: cachedValues, start: start, T: T, C: C, NH: NH)
-        #expect(maxDifference(fast, plain) < 1e-5)
+        for headsApart in [false, true] {
+            var fast = [Float](repeating: .nan, count: T * C)
+            withCacheRows(keys, cachedValues, rows: start + T, C: C, NH: NH, headsApart: headsApart) { keys, values in
+                Kernels.attention(&fast, qkv, keys: keys, values: values, start: start, T: T, C: C, NH: NH, pool: pool)
+            }
+            #expect(maxDifference(fast, plain) < 1e-5, "heads apart: \(headsApart)")
+        }
+    }
+
+    /// `keys` and `values` (rows × C) as the cache's views: rows whole, or
+    /// each head's rows side by side as ``RunState`` keeps them.
+    func withCacheRows(_ keys: [Float], _ values: [Float], rows: Int, C: Int, NH: Int, headsApart: Bool,
+                       _ body: (CacheRows, CacheRows) -> Void) {
+        let hs = C / NH
+        func layout(_ rowsWhole: [Float]) -> [Float] {
+            guard headsApart else { return rowsWhole }
+            var apart: [Float] = []
+            for h in 0..<NH {
+                for j in 0..<rows {
+                    let first = j * C + h * hs
+                    apart += rowsWhole[first..<first + hs]
+                }
+            }
+            return apart
+        }
+        var k = layout(keys), v = layout(values)
+        k.withUnsafeMutableBufferPointer { k in
+            v.withUnsafeMutableBufferPointer { v in
+                let (headStride, rowStride) = headsApart ? (rows * hs, hs) : (hs, C)
+                body(CacheRows(base: k.baseAddress!, headStride: headStride, rowStride: rowStride),
+                     CacheRows(base: v.baseAddress!, headStride: headStride, rowStride: rowStride))
+            }
+        }
     }
 
     /// A new token attending to the cache, head by head; heads of 7, 32 and 40 channels.
@@ -87,13 +117,17 @@ import Testing
         let qkv = values(3 * C), keys = values(N * C), cachedValues = values(N * C)
         var plain = [Float](repeating: .nan, count: C)
         Kernels.attentionReference(&plain, qkv, keys: keys, values: cachedValues, start: N - 1, T: 1, C: C, NH: NH)
-        var fast = [Float](repeating: .nan, count: C)
-        var scores = [Float](repeating: .nan, count: N)
-        for h in (0..<NH).reversed() {
-            Kernels.attendOneToken(&fast, query: qkv, keys: keys, values: cachedValues, scores: &scores,
-                                   N: N, C: C, NH: NH, head: h)
+        for headsApart in [false, true] {
+            var fast = [Float](repeating: .nan, count: C)
+            var scores = [Float](repeating: .nan, count: N)
+            withCacheRows(keys, cachedValues, rows: N, C: C, NH: NH, headsApart: headsApart) { keys, values in
+                for h in (0..<NH).reversed() {
+                    Kernels.attendOneToken(&fast, query: qkv, keys: keys, values: values, scores: &scores,
+                                           N: N, C: C, NH: NH, head: h)
+                }
+            }
+            #expect(maxDifference(fast, plain) < 1e-5, "heads apart: \(headsApart)")
         }
-        #expect(maxDifference(fast, plain) < 1e-5)
     }
 
     /// A step's attention kernels on every instruction set against float64

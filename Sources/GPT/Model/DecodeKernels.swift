@@ -10,16 +10,17 @@ extension Kernels {
     /// what came before it), for head `h` only:
     /// out[h·hs ..< (h+1)·hs] = softmax(q·Kᵀ / √hs) · V.
     /// - q: the token's query row (its first C columns of qkv).
-    /// - keys, values: (≥ N, C), the token's own row at N - 1.
+    /// - keys, values: ≥ N rows, the token's own at N - 1.
     /// - scores: scratch of N floats, this head's own.
-    package static func attendOneToken(_ out: UnsafeMutablePointer<Float>, query q: UnsafePointer<Float>,
-                                       keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
-                                       scores: UnsafeMutablePointer<Float>, N: Int, C: Int, NH: Int, head h: Int) {
+    static func attendOneToken(_ out: UnsafeMutablePointer<Float>, query q: UnsafePointer<Float>,
+                               keys: CacheRows, values: CacheRows,
+                               scores: UnsafeMutablePointer<Float>, N: Int, C: Int, NH: Int, head h: Int) {
         let hs = C / NH
         let offset = h * hs
-        gpt_attention_scores(q + offset, keys + offset, C, Int32(N), Int32(hs), 1 / Float(hs).squareRoot(), scores)
+        gpt_attention_scores(q + offset, keys.head(h), keys.rowStride, Int32(N), Int32(hs), 1 / Float(hs).squareRoot(),
+                             scores)
         softmax(scores, count: N, width: N)
-        gpt_attention_mix(scores, values + offset, C, Int32(N), Int32(hs), out + offset)
+        gpt_attention_mix(scores, values.head(h), values.rowStride, Int32(N), Int32(hs), out + offset)
     }
 
     /// Σᵢ a[i] · b[i].

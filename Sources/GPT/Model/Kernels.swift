@@ -133,7 +133,7 @@ package enum Kernels {
     ///
     /// - out (T, C): each head writes its hs channels.
     /// - qkv (T, 3C): queries are its first C columns.
-    /// - keys, values (start+T, C): the cache, new tokens' rows already written.
+    /// - keys, values: start+T rows of the cache, the new tokens' already written.
     ///
     /// Each (head, block of 32 queries) is a chunk for the pool: the block's
     /// scores against the keys it can see (Q·Kᵀ), a softmax per row, then
@@ -142,8 +142,8 @@ package enum Kernels {
     /// in order, and a key a row cannot see gets weight 0 (adding nothing), so
     /// a row's result does not depend on the block it falls in, nor on how a
     /// prompt is cut into passes.
-    package static func attention(_ out: UnsafeMutablePointer<Float>, _ qkv: UnsafePointer<Float>,
-                          keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
+    static func attention(_ out: UnsafeMutablePointer<Float>, _ qkv: UnsafePointer<Float>,
+                          keys: CacheRows, values: CacheRows,
                           start: Int, T: Int, C: Int, NH: Int, pool: WorkerPool = .shared) {
         let hs = C / NH
         let scale = 1 / Float(hs).squareRoot()
@@ -168,7 +168,8 @@ package enum Kernels {
             let workspace = packedWeights + packedScoreFloats
             let offset = h * hs
             gpt_gemm_pack(qkv + first * 3 * C + offset, Int32(3 * C), Int32(R), Int32(hs), queries)
-            gpt_gemm_strided(queries, Int32(R), Int32(hs), keys + offset, C, 1, 0, Int32(N), weights, Int32(N), 0, workspace)
+            gpt_gemm_strided(queries, Int32(R), Int32(hs), keys.head(h), keys.rowStride, 1, 0, Int32(N), weights,
+                             Int32(N), 0, workspace)
             for t in 0..<R {
                 let row = weights + t * N
                 for j in 0..<N { row[j] *= scale }
@@ -176,7 +177,7 @@ package enum Kernels {
             }
             gpt_gemm_pack(weights, Int32(N), Int32(R), Int32(N), packedWeights)
             // Values read transposed: W[d][j] = values[j][d].
-            gpt_gemm_strided(packedWeights, Int32(R), Int32(N), values + offset, 1, C, 0, Int32(hs),
+            gpt_gemm_strided(packedWeights, Int32(R), Int32(N), values.head(h), 1, values.rowStride, 0, Int32(hs),
                              out + first * C + offset, Int32(C), 0, workspace)
         }
     }

@@ -77,8 +77,8 @@ public final class Model: Sendable {
             linear(s.qkv, s.normed, w.stored(.qkvw, layer: l), w.layer(l, .qkvb), IC: C, OC: 3 * C, segments: segments,
                    scratch: s)
             for t in 0..<T {
-                (states[t].keys(layer: l) + positions[t] * C).update(from: s.qkv + t * 3 * C + C, count: C)
-                (states[t].values(layer: l) + positions[t] * C).update(from: s.qkv + t * 3 * C + 2 * C, count: C)
+                states[t].keys(layer: l).store(s.qkv + t * 3 * C + C, at: positions[t], heads: NH, hs: C / NH)
+                states[t].values(layer: l).store(s.qkv + t * 3 * C + 2 * C, at: positions[t], heads: NH, hs: C / NH)
             }
             // Rows of short segments: one chunk per (row, head), each with scores of its own.
             pool.forEachChunk(shortRows.count * NH) { k in

@@ -11,8 +11,12 @@ public final class RunState {
     /// Positions currently in the cache.
     public internal(set) var length = 0
 
-    let keys: UnsafeMutablePointer<Float>    // (L, capacity, C)
-    let values: UnsafeMutablePointer<Float>  // (L, capacity, C)
+    // (L, NH, capacity, hs): each head's rows side by side, so that a step's
+    // attention reads a head's keys and values as two sequential runs (rows
+    // of all heads, (capacity, C), put a head's 256 bytes a row 3 kB apart on
+    // the 124M shape: a new page every row, which the prefetchers do not follow).
+    let keys: UnsafeMutablePointer<Float>
+    let values: UnsafeMutablePointer<Float>
     private(set) var scratch: Scratch
 
     public init(config: GPTConfig, capacity: Int) {
@@ -33,9 +37,14 @@ public final class RunState {
     /// Forgets the cached positions (the window slid, or a new prompt starts).
     public func reset() { length = 0 }
 
-    /// Layer `l`'s cache rows, position 0 first.
-    func keys(layer l: Int) -> UnsafeMutablePointer<Float> { keys + l * capacity * config.channels }
-    func values(layer l: Int) -> UnsafeMutablePointer<Float> { values + l * capacity * config.channels }
+    /// Layer `l`'s cached keys and values.
+    func keys(layer l: Int) -> CacheRows { rows(keys, layer: l) }
+    func values(layer l: Int) -> CacheRows { rows(values, layer: l) }
+
+    private func rows(_ cache: UnsafeMutablePointer<Float>, layer l: Int) -> CacheRows {
+        let hs = config.channels / config.heads
+        return CacheRows(base: cache + l * capacity * config.channels, headStride: capacity * hs, rowStride: hs)
+    }
 
     /// Scratch for a pass of T tokens.
     func scratch(tokens T: Int) -> Scratch {
@@ -110,5 +119,22 @@ public final class RunState {
             gemmWorkspace?.deallocate()
             quantized.deallocate()
         }
+    }
+}
+
+/// Where one layer's cached keys (or values) are: head h's row for position
+/// j is hs floats at base + h · headStride + j · rowStride. The cache keeps
+/// heads apart (``RunState``); tests also lay rows out whole, (N, C).
+struct CacheRows {
+    let base: UnsafeMutablePointer<Float>
+    let headStride: Int
+    let rowStride: Int
+
+    /// Head h's row for position 0.
+    func head(_ h: Int) -> UnsafeMutablePointer<Float> { base + h * headStride }
+
+    /// Puts a row of `heads` heads of hs floats at position j.
+    func store(_ row: UnsafePointer<Float>, at j: Int, heads: Int, hs: Int) {
+        for h in 0..<heads { (head(h) + j * rowStride).update(from: row + h * hs, count: hs) }
     }
 }
