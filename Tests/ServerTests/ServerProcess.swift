@@ -58,11 +58,36 @@ final class ServerProcess {
         }
     }
 
-    /// True if the process exited within `timeout` seconds.
+    /// True if the process exited within `timeout` seconds. An exited
+    /// process counts at once, before Foundation has reaped it: its
+    /// monitoring runs on a Dispatch queue, which on a loaded machine, with
+    /// other tests holding threads, can take seconds to get one.
     func waitForExit(timeout: Double) -> Bool {
         let deadline = Date(timeIntervalSinceNow: timeout)
-        while process.isRunning && Date() < deadline { usleep(20_000) }
-        return !process.isRunning
+        while !hasExited && Date() < deadline { usleep(20_000) }
+        guard hasExited else { return false }
+        process.waitUntilExit()
+        return true
+    }
+
+    /// The exit status if the process exits within `timeout` seconds; else
+    /// nil, after SIGKILL, so that a failing test goes on with no live
+    /// server (and its log can be read to the end).
+    func exitStatus(within timeout: Double) -> Int32? {
+        guard waitForExit(timeout: timeout) else {
+            stop(timeout: 0)
+            return nil
+        }
+        return process.terminationStatus
+    }
+
+    /// Whether the process has ended: gone, or a zombie not yet reaped.
+    private var hasExited: Bool {
+        guard process.isRunning else { return true }
+        let pid = process.processIdentifier
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return kill(pid, 0) != 0 }
+        // The state is the field after the command name's closing parenthesis.
+        return stat.split(separator: ")").last?.split(separator: " ").first == "Z"
     }
 
     /// stderr so far (the log), once the process has exited.

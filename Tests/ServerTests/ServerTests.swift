@@ -218,8 +218,7 @@ import Testing
         let rest = try reader.readAll()
         #expect(rest.done["finish_reason"] as? String == "length")
         #expect(rest.ids.count == 29)
-        #expect(server.waitForExit(timeout: 20))
-        #expect(server.process.terminationStatus == 0)
+        #expect(server.exitStatus(within: 20) == 0)
     }
 
     @Test func startupFailuresExitWithOneClearLine() throws {
