@@ -73,7 +73,10 @@ public final class Model: Sendable {
         precondition(T <= s.tokens && shortRows.count <= s.shortRows && visible <= s.keys, "the scratch is too small for the pass")
         for l in 0..<config.layers {
             // x += attproj(attention(LN1(x)))
-            Kernels.layerNorm(s.normed, s.x, w.layer(l, .ln1w), w.layer(l, .ln1b), T: T, C: C)
+            forRows(T) {
+                Kernels.layerNorm(s.normed + $0.lowerBound * C, s.x + $0.lowerBound * C, w.layer(l, .ln1w),
+                                  w.layer(l, .ln1b), T: $0.count, C: C)
+            }
             linear(s.qkv, s.normed, w.stored(.qkvw, layer: l), w.layer(l, .qkvb), IC: C, OC: 3 * C, segments: segments,
                    scratch: s)
             for t in 0..<T {
@@ -98,12 +101,15 @@ public final class Model: Sendable {
                    segments: segments, scratch: s)
             Kernels.add(s.x, s.projected, count: T * C)
             // x += fcproj(gelu(fc(LN2(x))))
-            Kernels.layerNorm(s.normed, s.x, w.layer(l, .ln2w), w.layer(l, .ln2b), T: T, C: C)
+            forRows(T) {
+                Kernels.layerNorm(s.normed + $0.lowerBound * C, s.x + $0.lowerBound * C, w.layer(l, .ln2w),
+                                  w.layer(l, .ln2b), T: $0.count, C: C)
+            }
             linear(s.hidden, s.normed, w.stored(.fcw, layer: l), w.layer(l, .fcb), IC: C, OC: 4 * C, segments: segments,
                    scratch: s)
             // Row by row, so that a row's vector lanes and scalar tail fall alike
             // whether it runs alone or among others.
-            for t in 0..<T { Kernels.gelu(s.hidden + t * 4 * C, count: 4 * C) }
+            forRows(T) { rows in for t in rows { Kernels.gelu(s.hidden + t * 4 * C, count: 4 * C) } }
             linear(s.projected, s.hidden, w.stored(.fcprojw, layer: l), w.layer(l, .fcprojb), IC: 4 * C, OC: C,
                    segments: segments, scratch: s)
             Kernels.add(s.x, s.projected, count: T * C)
@@ -122,10 +128,23 @@ public final class Model: Sendable {
             }
         }
         let rows = logitRows.count
-        Kernels.layerNorm(s.normed, s.x, w[.lnfw], w[.lnfb], T: rows, C: C)
+        forRows(rows) {
+            Kernels.layerNorm(s.normed + $0.lowerBound * C, s.x + $0.lowerBound * C, w[.lnfw], w[.lnfb], T: $0.count, C: C)
+        }
         return [Float](unsafeUninitializedCapacity: rows * V) { logits, count in
             linear(logits.baseAddress!, s.normed, w.logitMatrix, nil, IC: C, OC: V, segments: logitSegments, scratch: s)
             count = rows * V
+        }
+    }
+
+    /// `body` over ranges of rows 0..<T: on the pool for a long pass (its
+    /// LayerNorms and GELU were a serial few percent of a 2-thread prompt),
+    /// in one call for a few rows. Each row's result depends on that row alone.
+    private func forRows(_ T: Int, _ body: (Range<Int>) -> Void) {
+        if T >= 16 {
+            pool.forEachRange(T, grain: 8, body)
+        } else {
+            body(0..<T)
         }
     }
 
@@ -190,9 +209,6 @@ public final class Model: Sendable {
             }
             return
         }
-        if let bias {
-            for segment in long { for t in segment { (out + t * OC).update(from: bias, count: OC) } }
-        }
         let (packed, workspace) = scratch.gemmBuffers(packedFloats: PackedRows.floats(segments: long, K: IC),
                                                       workers: pool.threads)
         let rows = PackedRows(inp, K: IC, segments: long, into: packed, pool: pool)
@@ -203,6 +219,13 @@ public final class Model: Sendable {
         pool.forEachChunk(tiles.count) { k, worker in
             let columns = tiles[k] ..< min(OC, tiles[k] + PackedRows.tileColumns)
             steps(columns)
+            if let bias {  // the gemm adds to it
+                for segment in long {
+                    for t in segment {
+                        (out + t * OC + columns.lowerBound).update(from: bias + columns.lowerBound, count: columns.count)
+                    }
+                }
+            }
             rows.multiply(weight, columns: columns, into: out, N: OC, accumulate: bias != nil,
                           workspace: workspace + worker * gpt_gemm_scratch_floats())
         }
