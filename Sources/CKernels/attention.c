@@ -81,7 +81,8 @@ AVX2 static void mix_avx2(const float *p, const float *values, size_t stride, in
     }
     for (; i + 8 <= hs; i += 8) {
         __m256 s = _mm256_setzero_ps();
-        for (int j = 0; j < N; j++) s = _mm256_fmadd_ps(_mm256_broadcast_ss(p + j), _mm256_loadu_ps(values + (size_t)j * stride + i), s);
+        for (int j = 0; j < N; j++)
+            s = _mm256_fmadd_ps(_mm256_broadcast_ss(p + j), _mm256_loadu_ps(values + (size_t)j * stride + i), s);
         _mm256_storeu_ps(out + i, s);
     }
     for (; i < hs; i++) {

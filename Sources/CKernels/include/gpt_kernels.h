@@ -1,8 +1,9 @@
 // Products of weight rows with activation rows, for every weight type the
 // engine reads, with the instruction set chosen when the process starts:
 // decode steps' row products (kernels.c) and attention (attention.c), and
-// the packed gemm of prompts (gemm.c). The Swift side (Sources/GPT/Model) cuts the work into ranges of
-// rows or columns and spreads them over its worker pool; these functions run one range.
+// the packed gemm of prompts (gemm.c). The Swift side (Sources/GPT/Model)
+// cuts the work into ranges of rows or columns and spreads them over its
+// worker pool; these functions run one range.
 #ifndef GPT_KERNELS_H
 #define GPT_KERNELS_H
 

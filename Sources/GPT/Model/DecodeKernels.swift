@@ -22,21 +22,4 @@ extension Kernels {
         softmax(scores, count: N, width: N)
         gpt_attention_mix(scores, values.head(h), values.rowStride, Int32(N), Int32(hs), out + offset)
     }
-
-    /// Σᵢ a[i] · b[i].
-    @inline(__always)
-    static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
-        var sum = Floats()
-        var i = 0
-        while i + 16 <= count {
-            sum.addProduct(load(a + i), load(b + i))
-            i += 16
-        }
-        var total = sum.sum()
-        while i < count {
-            total += a[i] * b[i]
-            i += 1
-        }
-        return total
-    }
 }

@@ -129,7 +129,8 @@ public final class Model: Sendable {
         }
         let rows = logitRows.count
         forRows(rows) {
-            Kernels.layerNorm(s.normed + $0.lowerBound * C, s.x + $0.lowerBound * C, w[.lnfw], w[.lnfb], T: $0.count, C: C)
+            Kernels.layerNorm(s.normed + $0.lowerBound * C, s.x + $0.lowerBound * C, w[.lnfw], w[.lnfb],
+                              T: $0.count, C: C)
         }
         return [Float](unsafeUninitializedCapacity: rows * V) { logits, count in
             linear(logits.baseAddress!, s.normed, w.logitMatrix, nil, IC: C, OC: V, segments: logitSegments, scratch: s)
