@@ -20,7 +20,13 @@ runs would leave the server's runs cold), and rounds repeat so that the
 machine's drift shows as a range instead of a bias. Prints each round's
 medians and ratio, and the median ratio. Standard library only.
 
-  python3 scripts/bench_http.py --ckpt M --tokenizer T [--num-tokens 128] [--runs 5] [--rounds 3]
+With `--pairs N` it also alternates N streamed requests with N `stream:
+false` ones in the same server and compares each stream's tokens/s with the
+next unstreamed request's decode rate (the server's own timings, which count
+the model's steps only): the cost of streaming alone, with drift cancelled
+pair by pair.
+
+  python3 scripts/bench_http.py --ckpt M --tokenizer T [--num-tokens 128] [--runs 5] [--rounds 3] [--pairs 0]
 """
 import argparse
 import bisect
@@ -127,6 +133,24 @@ def over_http(port, body, client="raw"):
     return first_token_ms, tokens_per_second, prompt_tokens
 
 
+def unstreamed_rate(port, body):
+    """The model loop's own decode tokens/s for the same request with `stream: false` (the server's timings)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port)
+    connection.request("POST", "/generate", json.dumps(dict(body, stream=False)), {"Content-Type": "application/json"})
+    answer = json.loads(connection.getresponse().read())
+    connection.close()
+    return answer["timings"]["tokens_per_second"]
+
+
+def pairs_in_one_server(port, body, client, pairs):
+    """Streamed and unstreamed requests alternating in one server: the median
+    of each pair's ratio, and its range (drift cancels within a pair)."""
+    over_http(port, body, client)  # warm-up
+    ratios = sorted(over_http(port, body, client)[1] / unstreamed_rate(port, body) for _ in range(pairs))
+    print(f"streamed over HTTP / the same server's unstreamed decode, {pairs} pairs: median "
+          f"{statistics.median(ratios):.3f} (range {ratios[0]:.3f} - {ratios[-1]:.3f})")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ckpt", required=True)
@@ -139,6 +163,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=3, help="rounds of HTTP runs then in-process runs")
     parser.add_argument("--client", choices=["raw", "http.client"], default="raw",
                         help="how this client reads the stream (see above)")
+    parser.add_argument("--pairs", type=int, default=0,
+                        help="also alternate this many streamed and `stream: false` requests in the server")
     args = parser.parse_args()
 
     server, port = start_server(args.build, args.ckpt, args.tokenizer, args.threads)
@@ -168,6 +194,8 @@ def main():
                   f"parsing): first token {first_token:.2f} ms, decode {remote_rate:.1f} tokens/s")
             print(f"  HTTP / in-process tokens/s: {remote_rate / local_rate:.3f}; first-token latency over HTTP "
                   f"minus in-process prefill: {first_token - prefill:+.2f} ms", flush=True)
+        if args.pairs:
+            pairs_in_one_server(port, body, args.client, args.pairs)
     finally:
         server.terminate()
         server.wait()
