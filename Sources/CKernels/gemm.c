@@ -33,10 +33,9 @@ void gpt_gemm_pack(const float *A, int lda, int rows, int K, float *packed) {
 }
 
 #if defined(__x86_64__)
-// dst[i][j] = src[j][i] for an 8 x 8 block of floats.
-AVX2 static void transpose8x8(const float *src, size_t src_stride, float *dst, size_t dst_stride) {
-    __m256 r[8], t[8];
-    for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(src + i * src_stride);
+// dst[i][j] = r[j][i]: 8 rows of 8 floats, stored transposed.
+AVX2 static void store_transposed8x8(__m256 r[8], float *dst, size_t dst_stride) {
+    __m256 t[8];
     for (int i = 0; i < 8; i += 2) {
         t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
         t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
@@ -52,6 +51,26 @@ AVX2 static void transpose8x8(const float *src, size_t src_stride, float *dst, s
         _mm256_storeu_ps(dst + (i + 4) * dst_stride, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
     }
 }
+
+// dst[i][j] = src[j][i] for an 8 x 8 block of floats.
+AVX2 static void transpose8x8(const float *src, size_t src_stride, float *dst, size_t dst_stride) {
+    __m256 r[8];
+    for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(src + i * src_stride);
+    store_transposed8x8(r, dst, dst_stride);
+}
+
+// The same for an 8 x 8 block of f16 or bf16 weights, widened on the way
+// (exactly, so the panel holds the same floats as through gpt_widen_span_isa).
+AVX2 static void widen_transpose8x8(gpt_type type, const uint16_t *src, size_t src_stride, float *dst,
+                                    size_t dst_stride) {
+    __m256 r[8];
+    for (int i = 0; i < 8; i++) {
+        const __m128i halves = _mm_loadu_si128((const __m128i *)(src + i * src_stride));
+        r[i] = type == GPT_TYPE_F16 ? _mm256_cvtph_ps(halves)
+                                    : _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(halves), 16));
+    }
+    store_transposed8x8(r, dst, dst_stride);
+}
 #endif
 
 // Where W[n][k] is: rows of `type` (row_bytes apart, k contiguous), or for
@@ -64,8 +83,9 @@ typedef struct {
 
 // W's rows n in [first, first + NR) (fewer at the matrix's end:
 // zeros) for k in [k0, k0 + kc), as kc groups of NR floats. Float rows
-// along k are transposed where they are; other types are widened into
-// `rows` (NR x KC floats) first; floats along n are copied as they are.
+// along k are transposed where they are, and with AVX2 so are f16 and bf16
+// rows, widened on the way; other types (and edges) are widened into `rows`
+// (NR x KC floats) first; floats along n are copied as they are.
 static void pack_panel(gpt_isa isa, const weight_source *w, int K, int first, int last, int k0, int kc, float *panel,
                        float *rows) {
     const int count = last - first < NR ? last - first : NR;
@@ -77,6 +97,16 @@ static void pack_panel(gpt_isa isa, const weight_source *w, int K, int first, in
         }
         return;
     }
+#if defined(__x86_64__)
+    // 16-bit rows go straight from the weights to the panel, 8 x 8 at a time.
+    if (isa == GPT_ISA_AVX2 && (w->type == GPT_TYPE_F16 || w->type == GPT_TYPE_BF16) && count == NR && kc % 8 == 0) {
+        const uint16_t *rows16 = (const uint16_t *)w->data + (size_t)first * K + k0;
+        for (int k = 0; k < kc; k += 8)
+            for (int j = 0; j < NR; j += 8)
+                widen_transpose8x8(w->type, rows16 + (size_t)j * K + k, (size_t)K, panel + (size_t)k * NR + j, NR);
+        return;
+    }
+#endif
     const float *source;
     size_t stride;
     if (w->type == GPT_TYPE_F32 && count == NR) {
