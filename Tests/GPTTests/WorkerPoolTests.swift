@@ -81,6 +81,23 @@ import Testing
         }
     }
 
+    /// A decode loop's chunks: every row once, in order; full chunks first,
+    /// the last 2·threads chunks' worth in quarters; one thread keeps whole chunks.
+    @Test func taperedChunksCoverTheRowsAndEndFine() {
+        for (count, grain, threads) in [(1, 4, 2), (3, 4, 2), (256, 128, 2), (2304, 42, 2), (50257, 42, 3), (100, 7, 1)] {
+            let bounds = Model.taperedChunks(count, grain: grain, threads: threads)
+            let sizes = zip(bounds, bounds.dropFirst()).map { $1 - $0 }
+            #expect(bounds.first == 0 && bounds.last == count && sizes.allSatisfy { $0 > 0 }, "\(count) rows")
+            // Whole chunks, then quarters (or less) covering at least the last 2·threads chunks' worth.
+            let quarter = max(1, grain / 4)
+            let whole = sizes.prefix { $0 == grain }.count
+            let fine = sizes.dropFirst(whole)
+            #expect(fine.allSatisfy { $0 <= quarter }, "\(count) rows: \(sizes)")
+            #expect(fine.reduce(0, +) >= min(count, threads > 1 ? 2 * threads * grain : 0), "\(count) rows: \(sizes)")
+            if threads == 1 { #expect(fine.reduce(0, +) < grain, "one thread: whole chunks") }
+        }
+    }
+
     /// A helper that is away while it holds a chunk (here: sleeping, as a
     /// descheduled thread would) costs the caller more than it saves, so the
     /// caller soon runs the loops alone; every chunk still runs exactly once.

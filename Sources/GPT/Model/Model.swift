@@ -138,6 +138,17 @@ public final class Model: Sendable {
         }
     }
 
+    /// Chunk boundaries over 0..<count: chunks of `grain`, except that the
+    /// last 2·threads chunks' worth is cut in quarters, so that the threads
+    /// finish a loop close together (claims go in order; the wait at the end
+    /// is about half the last chunk).
+    static func taperedChunks(_ count: Int, grain: Int, threads: Int) -> [Int] {
+        let tail = min(count, threads > 1 ? 2 * threads * grain : 0)
+        let whole = (count - tail) / grain * grain  // rows in full chunks
+        return Array(stride(from: 0, to: whole, by: grain)) + Array(stride(from: whole, to: count, by: max(1, grain / 4)))
+            + [count]
+    }
+
     /// `body` over ranges of rows 0..<T: on the pool for a long pass (its
     /// LayerNorms and GELU were a serial few percent of a 2-thread prompt),
     /// in one call for a few rows. Each row's result depends on that row alone.
@@ -205,8 +216,9 @@ public final class Model: Sendable {
             // Interleaved rows are computed a group of 8 at a time: chunks hold whole groups.
             let unit = weight.interleaved ? 8 : 1
             let grain = max(4, (weight.interleaved ? 1 << 17 : 1 << 15) / (IC * max(1, T)))
-            pool.forEachRange((OC + unit - 1) / unit, grain: max(1, grain / unit)) {
-                steps($0.lowerBound * unit ..< min(OC, $0.upperBound * unit))
+            let bounds = Self.taperedChunks((OC + unit - 1) / unit, grain: max(1, grain / unit), threads: pool.threads)
+            pool.forEachChunk(bounds.count - 1) { k in
+                steps(bounds[k] * unit ..< min(OC, bounds[k + 1] * unit))
             }
             return
         }
