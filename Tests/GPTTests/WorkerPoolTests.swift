@@ -85,7 +85,7 @@ import Testing
     /// the last 2·threads chunks' worth in quarters; one thread keeps whole chunks.
     @Test func taperedChunksCoverTheRowsAndEndFine() {
         for (count, grain, threads) in [(1, 4, 2), (3, 4, 2), (256, 128, 2), (2304, 42, 2), (50257, 42, 3), (100, 7, 1)] {
-            let bounds = Model.taperedChunks(count, grain: grain, threads: threads)
+            let bounds = WorkerPool.taperedChunks(count, grain: grain, threads: threads)
             let sizes = zip(bounds, bounds.dropFirst()).map { $1 - $0 }
             #expect(bounds.first == 0 && bounds.last == count && sizes.allSatisfy { $0 > 0 }, "\(count) rows")
             // Whole chunks, then quarters (or less) covering at least the last 2·threads chunks' worth.

@@ -73,10 +73,7 @@ public final class Model: Sendable {
         precondition(T <= s.tokens && shortRows.count <= s.shortRows && visible <= s.keys, "the scratch is too small for the pass")
         for l in 0..<config.layers {
             // x += attproj(attention(LN1(x)))
-            forRows(T) {
-                Kernels.layerNorm(s.normed + $0.lowerBound * C, s.x + $0.lowerBound * C, w.layer(l, .ln1w),
-                                  w.layer(l, .ln1b), T: $0.count, C: C)
-            }
+            layerNorm(s, w.layer(l, .ln1w), w.layer(l, .ln1b), rows: T)
             linear(s.qkv, s.normed, w.stored(.qkvw, layer: l), w.layer(l, .qkvb), IC: C, OC: 3 * C, segments: segments,
                    scratch: s)
             for t in 0..<T {
@@ -101,10 +98,7 @@ public final class Model: Sendable {
                    segments: segments, scratch: s)
             Kernels.add(s.x, s.projected, count: T * C)
             // x += fcproj(gelu(fc(LN2(x))))
-            forRows(T) {
-                Kernels.layerNorm(s.normed + $0.lowerBound * C, s.x + $0.lowerBound * C, w.layer(l, .ln2w),
-                                  w.layer(l, .ln2b), T: $0.count, C: C)
-            }
+            layerNorm(s, w.layer(l, .ln2w), w.layer(l, .ln2b), rows: T)
             linear(s.hidden, s.normed, w.stored(.fcw, layer: l), w.layer(l, .fcb), IC: C, OC: 4 * C, segments: segments,
                    scratch: s)
             // Row by row, so that a row's vector lanes and scalar tail fall alike
@@ -128,25 +122,20 @@ public final class Model: Sendable {
             }
         }
         let rows = logitRows.count
-        forRows(rows) {
-            Kernels.layerNorm(s.normed + $0.lowerBound * C, s.x + $0.lowerBound * C, w[.lnfw], w[.lnfb],
-                              T: $0.count, C: C)
-        }
+        layerNorm(s, w[.lnfw], w[.lnfb], rows: rows)
         return [Float](unsafeUninitializedCapacity: rows * V) { logits, count in
             linear(logits.baseAddress!, s.normed, w.logitMatrix, nil, IC: C, OC: V, segments: logitSegments, scratch: s)
             count = rows * V
         }
     }
 
-    /// Chunk boundaries over 0..<count: chunks of `grain`, except that the
-    /// last 2·threads chunks' worth is cut in quarters, so that the threads
-    /// finish a loop close together (claims go in order; the wait at the end
-    /// is about half the last chunk).
-    static func taperedChunks(_ count: Int, grain: Int, threads: Int) -> [Int] {
-        let tail = min(count, threads > 1 ? 2 * threads * grain : 0)
-        let whole = (count - tail) / grain * grain  // rows in full chunks
-        return Array(stride(from: 0, to: whole, by: grain)) + Array(stride(from: whole, to: count, by: max(1, grain / 4)))
-            + [count]
+    /// s.normed = LayerNorm(s.x) for rows 0..<T, through ``forRows(_:_:)``.
+    private func layerNorm(_ s: RunState.Scratch, _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>,
+                           rows T: Int) {
+        let C = config.channels
+        forRows(T) {
+            Kernels.layerNorm(s.normed + $0.lowerBound * C, s.x + $0.lowerBound * C, weight, bias, T: $0.count, C: C)
+        }
     }
 
     /// `body` over ranges of rows 0..<T: on the pool for a long pass (its
@@ -216,9 +205,8 @@ public final class Model: Sendable {
             // Interleaved rows are computed a group of 8 at a time: chunks hold whole groups.
             let unit = weight.interleaved ? 8 : 1
             let grain = max(4, (weight.interleaved ? 1 << 17 : 1 << 15) / (IC * max(1, T)))
-            let bounds = Self.taperedChunks((OC + unit - 1) / unit, grain: max(1, grain / unit), threads: pool.threads)
-            pool.forEachChunk(bounds.count - 1) { k in
-                steps(bounds[k] * unit ..< min(OC, bounds[k + 1] * unit))
+            pool.forEachTaperedRange((OC + unit - 1) / unit, grain: max(1, grain / unit)) {
+                steps($0.lowerBound * unit ..< min(OC, $0.upperBound * unit))
             }
             return
         }

@@ -102,6 +102,24 @@ package final class WorkerPool: @unchecked Sendable {
         forEachChunk(chunks) { k in body(k * count / chunks..<(k + 1) * count / chunks) }
     }
 
+    /// Like ``forEachRange(_:grain:_:)``, but the last 2·threads chunks'
+    /// worth is cut in quarters (``taperedChunks(_:grain:threads:)``), so
+    /// that the threads finish a loop close together: a decode loop is
+    /// microseconds long, and the wait at its end about half its last chunk.
+    package func forEachTaperedRange(_ count: Int, grain: Int, _ body: (Range<Int>) -> Void) {
+        let bounds = Self.taperedChunks(count, grain: grain, threads: threads)
+        forEachChunk(bounds.count - 1) { k in body(bounds[k]..<bounds[k + 1]) }
+    }
+
+    /// Chunk boundaries over 0..<count: chunks of `grain`, then the last
+    /// 2·threads chunks' worth (more when count is not a multiple) in quarters.
+    static func taperedChunks(_ count: Int, grain: Int, threads: Int) -> [Int] {
+        let tail = min(count, threads > 1 ? 2 * threads * grain : 0)
+        let whole = (count - tail) / grain * grain  // rows in full chunks
+        return Array(stride(from: 0, to: whole, by: grain)) + Array(stride(from: whole, to: count, by: max(1, grain / 4)))
+            + [count]
+    }
+
     private func runShared(_ chunks: Int, _ body: @escaping (Int, Int) -> Void) {
         self.body = body
         let generation = (ticket.load(ordering: .relaxed) >> 32) &+ 1
