@@ -91,9 +91,12 @@ struct Server: ParsableCommand {
         // The port line on stdout lets scripts (and tests) find an ephemeral port.
         FileHandle.standardOutput.write(Data("gpt-server listening on http://\(settings.host):\(server.port)\n".utf8))
 
+        // A queue of its own: the global queue's threads are few (one per core)
+        // and can all be blocked, and then a signal would wait unseen.
+        let signalQueue = DispatchQueue(label: "gpt-server.signals")
         let signals = [SIGINT, SIGTERM].map { (number: Int32) -> DispatchSourceSignal in
             signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            let source = DispatchSource.makeSignalSource(signal: number, queue: signalQueue)
             source.setEventHandler {
                 shutDown(server: server, router: router, settings: settings, logger: logger)
             }

@@ -9,10 +9,13 @@ final class StopSignal: @unchecked Sendable {  // `sources` is written only in i
     private let received = Atomic<Int>(0)
     private var sources: [any DispatchSourceSignal] = []
 
+    /// Its own queue: the global queue's few threads can all be busy.
+    private let queue = DispatchQueue(label: "gpt-train.signals")
+
     init() {
         for number in [SIGINT, SIGTERM] {
             signal(number, SIG_IGN)  // the dispatch source, not the default action, handles it
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
             source.setEventHandler { [unowned self] in self.receive() }
             source.resume()
             sources.append(source)
