@@ -144,7 +144,7 @@ let package = Package(
         // Runs the built executables; depending on them makes `swift test` build them.
         .testTarget(
             name: "CLITests",
-            dependencies: ["generate", "gpt-convert", "gpt-random-model", "gpt-score", "gpt-server"]
+            dependencies: ["generate", "gpt-bench", "gpt-convert", "gpt-random-model", "gpt-score", "gpt-server"]
         ),
     ]
 )

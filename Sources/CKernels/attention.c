@@ -100,7 +100,7 @@ void gpt_attention_scores(const float *q, const float *keys, size_t stride, int 
 void gpt_attention_scores_isa(gpt_isa isa, const float *q, const float *keys, size_t stride, int N, int hs,
                               float scale, float *scores) {
 #if defined(__x86_64__)
-    if (isa == GPT_ISA_AVX2) {
+    if (isa >= GPT_ISA_AVX2) {
         scores_avx2(q, keys, stride, N, hs, scale, scores);
         return;
     }
@@ -115,7 +115,7 @@ void gpt_attention_mix(const float *p, const float *values, size_t stride, int N
 void gpt_attention_mix_isa(gpt_isa isa, const float *p, const float *values, size_t stride, int N, int hs,
                            float *out) {
 #if defined(__x86_64__)
-    if (isa == GPT_ISA_AVX2) {
+    if (isa >= GPT_ISA_AVX2) {
         mix_avx2(p, values, stride, N, hs, out);
         return;
     }

@@ -1,5 +1,6 @@
 // The product of many activation rows with a weight matrix (prefill):
-// register-blocked (6 rows by 16 columns of C in twelve vector registers),
+// register-blocked (6 rows by 16 columns of C in twelve AVX2 registers, or
+// by 32 columns, two panels, in twelve AVX-512 registers),
 // cache-blocked (256 values of K at a time) and on packed panels, the
 // weights widened from their stored type while they are packed.
 //
@@ -15,6 +16,7 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
+#define AVX512 __attribute__((target("avx512f,avx2,fma,f16c")))
 #endif
 
 enum { MR = GPT_GEMM_ROWS, NR = GPT_GEMM_COLUMNS, KC = GPT_GEMM_DEPTH, MC = 96, NC = 64 };
@@ -99,7 +101,7 @@ static void pack_panel(gpt_isa isa, const weight_source *w, int K, int first, in
     }
 #if defined(__x86_64__)
     // 16-bit rows go straight from the weights to the panel, 8 x 8 at a time.
-    if (isa == GPT_ISA_AVX2 && (w->type == GPT_TYPE_F16 || w->type == GPT_TYPE_BF16) && count == NR && kc % 8 == 0) {
+    if (isa >= GPT_ISA_AVX2 && (w->type == GPT_TYPE_F16 || w->type == GPT_TYPE_BF16) && count == NR && kc % 8 == 0) {
         const uint16_t *rows16 = (const uint16_t *)w->data + (size_t)first * K + k0;
         for (int k = 0; k < kc; k += 8)
             for (int j = 0; j < NR; j += 8)
@@ -128,7 +130,7 @@ static void pack_panel(gpt_isa isa, const weight_source *w, int K, int first, in
     }
     int k = 0;
 #if defined(__x86_64__)
-    if (isa == GPT_ISA_AVX2)
+    if (isa >= GPT_ISA_AVX2)
         for (; k + 8 <= kc; k += 8)
             for (int j = 0; j < NR; j += 8) transpose8x8(source + j * stride + k, stride, panel + (size_t)k * NR + j, NR);
 #endif
@@ -184,6 +186,32 @@ AVX2 static void block_avx2(int kc, const float *a, const float *w, float *c, in
         for (int r = 0; r < rows; r++)
             for (int j = 0; j < columns; j++) c[(size_t)r * ldc + j] = edge[r * NR + j];
 }
+
+// The same for two panels side by side, w0's 16 columns and then w1's, all
+// 32 inside C (rows may be fewer): twice the columns for each broadcast of
+// A, and each of A's and the panels' loads feeds twice the multiply-adds.
+AVX512 static void block_avx512(int kc, const float *a, const float *w0, const float *w1, float *c, int ldc, int load,
+                                int rows) {
+    __m512 acc[MR][2];
+    for (int r = 0; r < MR; r++) {
+        const int from_c = load && r < rows;
+        acc[r][0] = from_c ? _mm512_loadu_ps(c + (size_t)r * ldc) : _mm512_setzero_ps();
+        acc[r][1] = from_c ? _mm512_loadu_ps(c + (size_t)r * ldc + NR) : _mm512_setzero_ps();
+    }
+#pragma clang loop unroll_count(4)
+    for (int k = 0; k < kc; k++) {
+        const __m512 v0 = _mm512_loadu_ps(w0 + k * NR), v1 = _mm512_loadu_ps(w1 + k * NR);
+        for (int r = 0; r < MR; r++) {
+            const __m512 x = _mm512_set1_ps(a[k * MR + r]);
+            acc[r][0] = _mm512_fmadd_ps(x, v0, acc[r][0]);
+            acc[r][1] = _mm512_fmadd_ps(x, v1, acc[r][1]);
+        }
+    }
+    for (int r = 0; r < rows; r++) {
+        _mm512_storeu_ps(c + (size_t)r * ldc, acc[r][0]);
+        _mm512_storeu_ps(c + (size_t)r * ldc + NR, acc[r][1]);
+    }
+}
 #endif
 
 size_t gpt_gemm_scratch_floats(void) { return (size_t)KC * NC + (size_t)NR * KC; }
@@ -207,18 +235,25 @@ static void gemm(gpt_isa isa, const weight_source *w, const float *packed, int r
                 for (int j = jb; j < jl; j += NR) {
                     const float *panel = panels + (size_t)(j - jb) * KC;
                     const int columns = jl - j < NR ? jl - j : NR;
+                    // Two whole panels at a time with AVX-512.
+                    const int pair = isa >= GPT_ISA_AVX512 && jl - j >= 2 * NR;
                     for (int i = ib; i < il; i += MR) {
                         const float *a = packed + (size_t)i * K + (size_t)k0 * MR;
                         float *c = C + (size_t)i * ldc + j;
                         const int R = il - i < MR ? il - i : MR;
 #if defined(__x86_64__)
-                        if (isa == GPT_ISA_AVX2) {
+                        if (pair) {
+                            block_avx512(kc, a, panel, panel + (size_t)NR * KC, c, ldc, load, R);
+                            continue;
+                        }
+                        if (isa >= GPT_ISA_AVX2) {
                             block_avx2(kc, a, panel, c, ldc, load, R, columns);
                             continue;
                         }
 #endif
                         block_portable(kc, a, panel, c, ldc, load, R, columns);
                     }
+                    if (pair) j += NR;
                 }
             }
         }

@@ -165,19 +165,35 @@ size_t gpt_quantized_activation_bytes(gpt_type type, int columns) {
 // MARK: dispatch
 
 #if defined(__x86_64__)
-static int cpu_has_avx2(void) {
+// The runtime's checks include the operating system's support: AVX-512F
+// only counts when the kernel saves the 512-bit registers.
+static gpt_isa cpu_best_isa(void) {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma") || !__builtin_cpu_supports("f16c"))
+        return GPT_ISA_PORTABLE;
+    return __builtin_cpu_supports("avx512f") ? GPT_ISA_AVX512 : GPT_ISA_AVX2;
 }
 #else
-static int cpu_has_avx2(void) { return 0; }
+static gpt_isa cpu_best_isa(void) { return GPT_ISA_PORTABLE; }
 #endif
 
+// Worked out once; threads that race here all find the same answer.
+static _Atomic int best_isa = -1, chosen_isa = -1;
+
+gpt_isa gpt_kernels_best_isa(void) {
+    if (best_isa < 0) best_isa = cpu_best_isa();
+    return (gpt_isa)best_isa;
+}
+
 gpt_isa gpt_kernels_isa(void) {
-    // Worked out once; threads that race here all find the same answer.
-    static int best = -1;
-    if (best < 0) best = cpu_has_avx2() ? GPT_ISA_AVX2 : GPT_ISA_PORTABLE;
-    return (gpt_isa)best;
+    if (chosen_isa < 0) chosen_isa = gpt_kernels_best_isa();
+    return (gpt_isa)chosen_isa;
+}
+
+gpt_isa gpt_kernels_use_isa(gpt_isa isa) {
+    const gpt_isa best = gpt_kernels_best_isa();
+    chosen_isa = isa < best ? isa : best;
+    return (gpt_isa)chosen_isa;
 }
 
 // MARK: portable kernels
@@ -484,9 +500,9 @@ static void matmul_groups(gpt_isa isa, gpt_type type, float *out, const void *x,
             const void *activations = (const char *)x + (size_t)t * x_bytes;
             float rows[8];
 #if defined(__x86_64__)
-            if (isa == GPT_ISA_AVX2 && type == GPT_TYPE_Q8_0_X8) {
+            if (isa >= GPT_ISA_AVX2 && type == GPT_TYPE_Q8_0_X8) {
                 group_q8_0_avx2((const block_q8_0x8 *)weight + (size_t)g * blocks, activations, blocks, rows);
-            } else if (isa == GPT_ISA_AVX2) {
+            } else if (isa >= GPT_ISA_AVX2) {
                 group_q4_0_avx2((const block_q4_0x8 *)weight + (size_t)g * blocks, activations, blocks, rows);
             } else
 #endif
@@ -505,7 +521,7 @@ void gpt_matmul_rows_isa(gpt_isa isa, gpt_type type, float *out, const void *x, 
         matmul_groups(isa, type, out, x, weight, T, IC, OC, first, last);
     } else
 #if defined(__x86_64__)
-    if (isa == GPT_ISA_AVX2) {
+    if (isa >= GPT_ISA_AVX2) {
         switch (type) {
         case GPT_TYPE_F32: matmul_f32_avx2(weight, x, out, T, IC, OC, first, last); break;
         case GPT_TYPE_F16: matmul_f16_avx2(weight, x, out, T, IC, OC, first, last); break;
@@ -571,7 +587,7 @@ void gpt_widen_span_isa(gpt_isa isa, gpt_type type, const void *weight, int IC, 
         return;
     }
 #if defined(__x86_64__)
-    if (isa == GPT_ISA_AVX2) {
+    if (isa >= GPT_ISA_AVX2) {
         widen_avx2(type, weight, IC, row, k0, count, out);
         return;
     }

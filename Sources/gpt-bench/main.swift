@@ -24,6 +24,8 @@ struct Bench: ParsableCommand {
     @Option(name: .customLong("prefill-piece"),
             help: "Prefill the prompt in pieces of this many tokens (as the server does beside running streams) instead of one pass.")
     var prefillPiece: Int?
+    @Option(help: "Kernels' instruction set: \(InstructionSet.allCases.map(\.rawValue).joined(separator: ", ")) (default: the best this CPU has; a higher one than the CPU has falls back to its best).")
+    var isa: String?
 
     func validate() throws {
         guard (model == nil) != (synthetic == nil) else { throw ValidationError("give exactly one of --model or --synthetic") }
@@ -35,10 +37,14 @@ struct Bench: ParsableCommand {
         }
         guard (0...64).contains(busyNeighbours) else { throw ValidationError("--busy-neighbours must be in 0...64") }
         if let prefillPiece, prefillPiece < 2 { throw ValidationError("--prefill-piece must be at least 2") }
+        if let isa, InstructionSet(rawValue: isa) == nil {
+            throw ValidationError("unknown --isa \(isa); choose one of \(InstructionSet.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
     }
 
     func run() throws {
         ComputeThreads.set(threads)
+        if let isa { InstructionSet.use(InstructionSet(rawValue: isa)!) }
         let clock = ContinuousClock()
         let loadStart = clock.now
         let weights: Weights
@@ -97,7 +103,8 @@ struct Bench: ParsableCommand {
         let peakRSS = Double(usage.ru_maxrss) / 1024  // kilobytes on Linux
         let weightMB = Double(weights.storedBytes) / 1_048_576
         let cacheMB = Double(2 * config.layers * config.maxT * config.channels * 4) / 1_048_576
-        let result = Result(model: name, format: format, weight_type: weightType, parameters: config.effectiveParameterCount, threads: threads,
+        let result = Result(model: name, format: format, weight_type: weightType, instruction_set: InstructionSet.inUse.rawValue,
+                            parameters: config.effectiveParameterCount, threads: threads,
                             load_ms: loadMilliseconds, prompt_tokens: promptTokens, prefill_tokens_per_s: prefill.mean,
                             prefill_stddev: prefill.deviation, decode_tokens: decodeTokens,
                             decode_tokens_per_s: decode.mean, decode_stddev: decode.deviation,
@@ -131,6 +138,8 @@ struct Result: Encodable {
     /// How the file stores the model ("GGUF v3", ...) and the type of its weight matrices.
     let format: String
     let weight_type: String
+    /// What the kernels ran on (portable, avx2 or avx512).
+    let instruction_set: String
     let parameters: Int
     let threads: Int
     let load_ms: Double
@@ -155,7 +164,7 @@ struct Result: Encodable {
         }
         let params = String(format: "%.1fM", Double(parameters) / 1e6)
         var lines = [
-            "format \(format), weights \(weight_type)"
+            "format \(format), weights \(weight_type), kernels \(instruction_set)"
                 + (busy_neighbours > 0 ? ", \(busy_neighbours) busy neighbour process(es) running" : ""),
             row(["model", "params", "threads", "test", "tokens/s"]),
             row([model, params, "\(threads)", "pp\(prompt_tokens)", String(format: "%.1f ± %.1f", prefill_tokens_per_s, prefill_stddev)]),

@@ -87,6 +87,7 @@ struct Server: ParsableCommand {
             "format": "\(textModel.format)", "weight_type": "\(textModel.weightType)",
             "output": "\(textModel.model.weights.outputKind)", "tokenizer": "\(textModel.tokenizerPath)",
             "layers": "\(shape.layers)", "channels": "\(shape.channels)", "vocab": "\(shape.vocabularySize)",
+            "kernels": "\(InstructionSet.inUse.rawValue)",
         ])
         // The port line on stdout lets scripts (and tests) find an ephemeral port.
         FileHandle.standardOutput.write(Data("gpt-server listening on http://\(settings.host):\(server.port)\n".utf8))

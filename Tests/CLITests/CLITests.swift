@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// The `generate` and `gpt-random-model` executables, run as a user would run them.
+/// The `generate`, `gpt-random-model` and `gpt-bench` executables, run as a user would run them.
 @Suite struct CLITests {
     /// The build's products folder: the test runner sits beside the executables.
     static let products = Bundle.main.executableURL!.deletingLastPathComponent()
@@ -166,6 +166,24 @@ import Testing
         #expect(outcome.status == 0, "\(outcome.stderr)")
         #expect(outcome.stderr.contains("using the bundled model in") && outcome.stderr.contains("models/shakespeare"))
         #expect(outcome.stdout.hasPrefix("My kingdom for a"))
+    }
+
+    /// gpt-bench reports the kernels' instruction set: the CPU's best by
+    /// default and for a higher one asked, the portable C when asked.
+    @Test func benchReportsTheInstructionSetItRan() throws {
+        func bench(_ extra: [String]) throws -> [String: Any] {
+            let outcome = try Self.run("gpt-bench", ["--model", checkpoint, "--prompt-tokens", "8", "--decode-tokens", "4",
+                                                     "--repetitions", "1", "--threads", "1", "--json"] + extra)
+            #expect(outcome.status == 0, "\(outcome.stderr)")
+            return try JSONSerialization.jsonObject(with: Data(outcome.stdout.utf8)) as? [String: Any] ?? [:]
+        }
+        let best = try bench([])["instruction_set"] as? String
+        #expect(["portable", "avx2", "avx512"].contains(best ?? ""), "\(best ?? "none")")
+        #expect(try bench(["--isa", "avx512"])["instruction_set"] as? String == best)
+        let portable = try bench(["--isa", "portable"])
+        #expect(portable["instruction_set"] as? String == "portable" && portable["weight_type"] as? String == "f32")
+        let refused = try Self.run("gpt-bench", ["--model", checkpoint, "--isa", "sse4"])
+        #expect(refused.status != 0 && refused.stderr.contains("unknown --isa sse4; choose one of portable, avx2, avx512"))
     }
 
     @Test func randomModelToolRefusesBadShapes() throws {

@@ -9,8 +9,9 @@ import Testing
 /// (`gpt_interleave_rows`), checked here against the GGUF rows they came from.
 @Suite struct WeightKernelTests {
     static let types: [gpt_type] = [GPT_TYPE_F32, GPT_TYPE_F16, GPT_TYPE_BF16, GPT_TYPE_Q8_0, GPT_TYPE_Q4_0]
+    /// Every instruction set up to the best this CPU has.
     static var instructionSets: [gpt_isa] {
-        gpt_kernels_isa() == GPT_ISA_AVX2 ? [GPT_ISA_PORTABLE, GPT_ISA_AVX2] : [GPT_ISA_PORTABLE]
+        [GPT_ISA_PORTABLE, GPT_ISA_AVX2, GPT_ISA_AVX512].filter { $0.rawValue <= gpt_kernels_best_isa().rawValue }
     }
 
     /// (T, IC, OC): IC a multiple of 32 for the block types, odd widths for the others.

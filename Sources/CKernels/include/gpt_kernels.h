@@ -26,14 +26,23 @@ typedef enum {
     GPT_TYPE_Q4_0_X8 = 6,
 } gpt_type;
 
-/// Instruction sets of the kernels.
+/// Instruction sets of the kernels, each a superset of the one before.
 typedef enum {
     GPT_ISA_PORTABLE = 0,  // plain C, any CPU
     GPT_ISA_AVX2 = 1,      // x86-64 with AVX2, FMA and F16C
+    GPT_ISA_AVX512 = 2,    // AVX2's kernels, and AVX-512F register blocks in the gemm
 } gpt_isa;
 
-/// The best instruction set this CPU has: what gpt_matmul_rows uses.
+/// The instruction set the kernels use: the best this CPU has, unless
+/// gpt_kernels_use_isa chose a lower one.
 gpt_isa gpt_kernels_isa(void);
+
+/// The best instruction set this CPU has.
+gpt_isa gpt_kernels_best_isa(void);
+
+/// Makes the kernels use `isa`, or the CPU's best if that is lower, and
+/// returns the one in use: for benchmarks that compare instruction sets.
+gpt_isa gpt_kernels_use_isa(gpt_isa isa);
 
 /// Bytes of one row of `columns` weights (a multiple of 32 for the block types).
 size_t gpt_row_bytes(gpt_type type, int columns);
