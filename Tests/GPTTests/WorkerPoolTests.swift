@@ -146,6 +146,19 @@ import Testing
         #expect(payoff.saved == 0 && payoff.waited == 0)
     }
 
+    /// The caller, away for 8 ms inside one of its own chunks while the
+    /// helper ran the rest: that is not what a chunk costs, and alone (one
+    /// thread fewer on the cores) the caller would more likely have kept
+    /// its core. Taken at face value, the helper's 7 chunks looked like 56 ms
+    /// saved, and a busy machine kept its helpers.
+    @Test func aTimeSliceTheCallerLostCountsAgainstTheHelpers() {
+        var payoff = HelperPayoff()
+        for i in 0..<100 { payoff.record(mine: 4, theirs: 4, working: 40e-6, waiting: 5e-6, at: start + .microseconds(50 * i)) }
+        let now = start + .milliseconds(10)
+        payoff.record(mine: 1, theirs: 7, working: 8e-3, waiting: 0, at: now)
+        #expect(payoff.runsAlone(at: now + .milliseconds(1)))
+    }
+
     @Test func smallLossesAreNoise() {
         var payoff = HelperPayoff()
         payoff.record(mine: 1, theirs: 1, working: 1e-6, waiting: 100e-6, at: start)

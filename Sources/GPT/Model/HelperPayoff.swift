@@ -7,8 +7,9 @@
 /// microseconds of work: with one busy neighbour, 2-thread decode of the
 /// bundled model fell to about half of what one thread alone managed. So
 /// every shared loop is weighed: the time the helpers' chunks would have
-/// cost the caller (its own time per chunk, times their chunks) against the
-/// time it spent waiting for them. When the waiting outweighs the saving
+/// cost the caller (its own time per chunk, at most twice its usual, times
+/// their chunks) against the time it lost: waiting for them, and any time
+/// slice it lost itself inside its own chunks. When the losses outweigh the saving
 /// over recent loops by more than half a millisecond, the caller runs its
 /// loops alone for a while, then tries the helpers again; the while doubles
 /// each time the trial fails soon after, so a machine that stays busy is
@@ -26,9 +27,12 @@ struct HelperPayoff {
     static let shortestSolo: Duration = .milliseconds(20)
     static let longestSolo: Duration = .seconds(1)
 
-    /// Seconds the helpers saved and the caller waited, over recent loops.
+    /// Seconds the helpers saved and the caller lost, over recent loops.
     private(set) var saved = 0.0
     private(set) var waited = 0.0
+    /// The caller's usual seconds per chunk, for each chunk count seen (a
+    /// loop's count stands for its kind: a decode pass repeats the same few).
+    private var usualChunk: [Int: Double] = [:]
     /// How long the next solo spell lasts.
     private(set) var solo = shortestSolo
     /// When the current (or last) solo spell ends; loops before then run on the caller alone.
@@ -45,9 +49,19 @@ struct HelperPayoff {
     mutating func record(mine: Int, theirs: Int, working: Double, waiting: Double, at now: ContinuousClock.Instant) {
         // The caller claims first, so `mine` is 0 only when a helper took
         // every chunk while the caller was away: they saved it all.
-        let perChunk = mine > 0 ? working / Double(mine) : waiting / Double(max(1, theirs))
+        let measured = mine > 0 ? working / Double(mine) : waiting / Double(max(1, theirs))
+        // A time slice the caller lost inside its own chunks is not what a
+        // chunk costs: taken at face value it made the helpers' chunks look
+        // dear, and a busy machine look like one where they pay. So a chunk
+        // counts at most twice its usual time, and the rest of the caller's
+        // working time is lost to the helpers too: alone, with one thread
+        // fewer competing for the cores, it would more likely have kept them.
+        let chunks = mine + theirs
+        let usual = usualChunk[chunks] ?? measured
+        let perChunk = min(measured, 2 * usual)
+        usualChunk[chunks] = 0.9 * usual + 0.1 * perChunk
         saved = saved * Self.decay + perChunk * Double(theirs)
-        waited = waited * Self.decay + waiting
+        waited = waited * Self.decay + waiting + max(0, working - perChunk * Double(mine))
         // Net losses under half a millisecond are noise (a helper parked a
         // moment too early); a time slice lost is milliseconds.
         guard waited > saved + 0.0005 else { return }
