@@ -41,12 +41,13 @@ import subprocess
 import time
 
 
-def start_server(build, ckpt, tokenizer, threads, settings=()):
+def start_server(build, ckpt, tokenizer, threads, settings=(), cwd=None):
+    """gpt-server from `build` on a free port; `cwd` is where it finds config/server.json."""
     extra = [argument for setting in settings for argument in ("--set", setting)]
     server = subprocess.Popen(
         [f"{build}/gpt-server", "--port", "0", "--ckpt", ckpt, "--tokenizer", tokenizer,
          "--set", f"threads={threads}", "--set", "max_num_tokens=100000"] + extra,
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=cwd)
     line = server.stdout.readline()
     port = int(re.search(r"127\.0\.0\.1:(\d+)", line).group(1))
     return server, port

@@ -12,10 +12,14 @@ the long prompt is prefilled, as a ratio to their median gap before it arrived
 
 With --compare-whole, each round also runs on a server that runs prompts in
 one pass (prompt_stall_factor=0), for the price of the pieces in the same minutes.
+With --baseline-build DIR, each round also runs on the gpt-server in DIR, a
+build of other code (a checkout's .build/release; it reads that checkout's
+config/server.json), such as the code before prompts were cut in pieces.
 """
 import argparse
 import http.client
 import json
+import os
 import statistics
 import threading
 import time
@@ -86,6 +90,7 @@ def main():
     parser.add_argument("--set", action="append", default=[], help="a server setting, key=value (repeatable)")
     parser.add_argument("--compare-whole", action="store_true",
                         help="also run each round on a second server that runs prompts whole (prompt_stall_factor=0)")
+    parser.add_argument("--baseline-build", help="also run each round on the gpt-server of this build folder")
     args = parser.parse_args()
 
     settings = [f"max_active={args.clients + 1}"] + args.set
@@ -93,6 +98,10 @@ def main():
     if args.compare_whole:
         servers.append(("whole", *start_server(args.build, args.ckpt, args.tokenizer, args.threads,
                                                settings + ["prompt_stall_factor=0"])))
+    if args.baseline_build:
+        checkout = os.path.dirname(os.path.dirname(os.path.abspath(args.baseline_build)))
+        servers.append(("baseline", *start_server(args.baseline_build, args.ckpt, args.tokenizer, args.threads,
+                                                  [f"max_active={args.clients + 1}"], cwd=checkout)))
     try:
         port = servers[0][2]
         connection = http.client.HTTPConnection("127.0.0.1", port)

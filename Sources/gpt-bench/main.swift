@@ -24,6 +24,9 @@ struct Bench: ParsableCommand {
     @Option(name: .customLong("prefill-piece"),
             help: "Prefill the prompt in pieces of this many tokens (as the server does beside running streams) instead of one pass.")
     var prefillPiece: Int?
+    @Option(name: .customLong("beside-steps"),
+            help: "With --prefill-piece: each piece's pass also takes a decode step of this many other sequences, as a server's turn does beside running streams.")
+    var besideSteps = 0
     @Option(help: "Kernels' instruction set: \(InstructionSet.allCases.map(\.rawValue).joined(separator: ", ")) (default: the best this CPU has; a higher one than the CPU has falls back to its best).")
     var isa: String?
 
@@ -37,6 +40,8 @@ struct Bench: ParsableCommand {
         }
         guard (0...64).contains(busyNeighbours) else { throw ValidationError("--busy-neighbours must be in 0...64") }
         if let prefillPiece, prefillPiece < 2 { throw ValidationError("--prefill-piece must be at least 2") }
+        guard (0...16).contains(besideSteps) else { throw ValidationError("--beside-steps must be in 0...16") }
+        if besideSteps > 0, prefillPiece == nil { throw ValidationError("--beside-steps needs --prefill-piece") }
         if let isa, InstructionSet(rawValue: isa) == nil {
             throw ValidationError("unknown --isa \(isa); choose one of \(InstructionSet.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -75,13 +80,21 @@ struct Bench: ParsableCommand {
 
         // Prefill: one pass over the whole prompt, or pieces as TokenGenerator cuts
         // them (the first run also faults the weights in).
+        // Other sequences beside the pieces start from one token and take a step in every piece's pass.
+        let pieces = (promptTokens + (prefillPiece ?? promptTokens) - 1) / (prefillPiece ?? promptTokens) + 1
+        guard besideSteps == 0 || pieces + 1 <= config.maxT else {
+            throw ValidationError("--beside-steps: the sequences beside need \(pieces + 1) positions of the context's \(config.maxT)")
+        }
         let prefill = measure { () -> Double in
             let state = gpt.makeState(capacity: promptTokens)
+            let beside = (0..<besideSteps).map { _ in gpt.makeState(capacity: pieces + 1) }
+            for other in beside { _ = gpt.forward(segments: [([prompt[0]], other, .none)]) }
             let start = clock.now
             while state.length < promptTokens {
                 let piece = TokenGenerator.windowPiece(remaining: promptTokens - state.length, limit: prefillPiece ?? .max)
                 let last = state.length + piece == promptTokens  // only the last piece's logits, as in a generation
-                _ = gpt.forward(segments: [(Array(prompt[state.length..<state.length + piece]), state, last ? .last : .none)])
+                _ = gpt.forward(segments: [(Array(prompt[state.length..<state.length + piece]), state, last ? .last : .none)]
+                                    + beside.map { ([prompt[$0.length]], $0, .last) })
             }
             return Double(promptTokens) / ((clock.now - start) / .seconds(1))
         }

@@ -56,7 +56,9 @@ import Testing
     /// cache blocks of K (256).
     @Test(arguments: WeightKernelTests.types)
     func gemmIsOneMultiplyAddChainPerElement(type: gpt_type) {
-        for (rows, N, K, first, last) in [(23, 37, 544, 0, 37), (6, 16, 32, 0, 16), (1, 70, 288, 5, 69), (40, 128, 768, 64, 128)] {
+        // 97 rows cross the 96-row cache block of A.
+        for (rows, N, K, first, last) in [(23, 37, 544, 0, 37), (6, 16, 32, 0, 16), (1, 70, 288, 5, 69), (40, 128, 768, 64, 128),
+                                          (64, 45, 288, 3, 44), (65, 37, 544, 0, 37), (97, 130, 288, 2, 130)] {
             var random = Xoshiro256StarStar(seed: UInt64(rows * 31 + K))
             func values(_ count: Int) -> [Float] { (0..<count).map { _ in Float(random.next() % 20001) / 10000 - 1 } }
             let a = values(rows * K), start = values(rows * N)
