@@ -159,6 +159,19 @@ import Testing
         #expect(payoff.runsAlone(at: now + .milliseconds(1)))
     }
 
+    /// A caller whose chunks take 10 µs, and every fifth loop 45 µs (past
+    /// twice their usual, by less than 100 µs in all), lost no time slice:
+    /// nothing counts against the helpers. (Counted, it sent the caller solo
+    /// within 140 loops.)
+    @Test func chunksThatMerelyVaryAreNoSliceLost() {
+        var payoff = HelperPayoff()
+        for i in 0..<2_000 {
+            let perChunk = i % 5 == 4 ? 45e-6 : 10e-6
+            payoff.record(mine: 4, theirs: 1, working: 4 * perChunk, waiting: 0, at: start + .microseconds(100 * i))
+        }
+        #expect(payoff.soloUntil == nil)
+    }
+
     @Test func smallLossesAreNoise() {
         var payoff = HelperPayoff()
         payoff.record(mine: 1, theirs: 1, working: 1e-6, waiting: 100e-6, at: start)

@@ -25,6 +25,9 @@ struct HelperPayoff {
     /// sends the bundled model's small loops solo.)
     static let decay = 0.999
     static let shortestSolo: Duration = .milliseconds(20)
+    /// The least time the OS takes from a thread it deschedules for another
+    /// (a time slice is milliseconds).
+    static let slice = 100e-6
     static let longestSolo: Duration = .seconds(1)
 
     /// Seconds the helpers saved and the caller lost, over recent loops.
@@ -53,15 +56,18 @@ struct HelperPayoff {
         // A time slice the caller lost inside its own chunks is not what a
         // chunk costs: taken at face value it made the helpers' chunks look
         // dear, and a busy machine look like one where they pay. So a chunk
-        // counts at most twice its usual time, and the rest of the caller's
-        // working time is lost to the helpers too: alone, with one thread
-        // fewer competing for the cores, it would more likely have kept them.
+        // counts at most twice its usual time, and a lost slice (more than
+        // `slice` beyond that) counts as lost to the helpers too: alone, with
+        // one thread fewer competing for the cores, the caller would more
+        // likely have kept its core. (Chunks that merely vary, by a few
+        // microseconds, are no slice lost.)
         let chunks = mine + theirs
         let usual = usualChunk[chunks] ?? measured
         let perChunk = min(measured, 2 * usual)
         usualChunk[chunks] = 0.9 * usual + 0.1 * perChunk
+        let lostSlice = working - perChunk * Double(mine)
         saved = saved * Self.decay + perChunk * Double(theirs)
-        waited = waited * Self.decay + waiting + max(0, working - perChunk * Double(mine))
+        waited = waited * Self.decay + waiting + (lostSlice > Self.slice ? lostSlice : 0)
         // Net losses under half a millisecond are noise (a helper parked a
         // moment too early); a time slice lost is milliseconds.
         guard waited > saved + 0.0005 else { return }
