@@ -78,13 +78,13 @@ struct Bench: ParsableCommand {
         var random = Xoshiro256StarStar(seed: 7)
         let prompt = (0..<promptTokens).map { _ in Int(random.next() % UInt64(config.vocabularySize)) }
 
-        // Prefill: one pass over the whole prompt, or pieces as TokenGenerator cuts
-        // them (the first run also faults the weights in).
         // Other sequences beside the pieces start from one token and take a step in every piece's pass.
         let pieces = (promptTokens + (prefillPiece ?? promptTokens) - 1) / (prefillPiece ?? promptTokens) + 1
         guard besideSteps == 0 || pieces + 1 <= config.maxT else {
             throw ValidationError("--beside-steps: the sequences beside need \(pieces + 1) positions of the context's \(config.maxT)")
         }
+        // Prefill: one pass over the whole prompt, or pieces as TokenGenerator cuts
+        // them (the first run also faults the weights in).
         let prefill = measure { () -> Double in
             let state = gpt.makeState(capacity: promptTokens)
             let beside = (0..<besideSteps).map { _ in gpt.makeState(capacity: pieces + 1) }
@@ -94,7 +94,7 @@ struct Bench: ParsableCommand {
                 let piece = TokenGenerator.windowPiece(remaining: promptTokens - state.length, limit: prefillPiece ?? .max)
                 let last = state.length + piece == promptTokens  // only the last piece's logits, as in a generation
                 _ = gpt.forward(segments: [(Array(prompt[state.length..<state.length + piece]), state, last ? .last : .none)]
-                                    + beside.map { ([prompt[$0.length]], $0, .last) })
+                                    + beside.map { ([prompt[$0.length % promptTokens]], $0, .last) })
             }
             return Double(promptTokens) / ((clock.now - start) / .seconds(1))
         }

@@ -9,8 +9,8 @@
 /// every shared loop is weighed: the time the helpers' chunks would have
 /// cost the caller (its own time per chunk, at most twice its usual, times
 /// their chunks) against the time it lost: waiting for them, and any time
-/// slice it lost itself inside its own chunks. When the losses outweigh the saving
-/// over recent loops by more than half a millisecond, the caller runs its
+/// slice it lost itself inside its own chunks. When the losses outweigh the
+/// saving over recent loops by more than half a millisecond, the caller runs its
 /// loops alone for a while, then tries the helpers again; the while doubles
 /// each time the trial fails soon after, so a machine that stays busy is
 /// probed seldom.
@@ -25,10 +25,10 @@ struct HelperPayoff {
     /// sends the bundled model's small loops solo.)
     static let decay = 0.999
     static let shortestSolo: Duration = .milliseconds(20)
-    /// The least time the OS takes from a thread it deschedules for another
-    /// (a time slice is milliseconds).
-    static let slice = 100e-6
     static let longestSolo: Duration = .seconds(1)
+    /// Seconds: the least the OS takes from a thread it deschedules for
+    /// another (a time slice is milliseconds).
+    static let slice = 100e-6
 
     /// Seconds the helpers saved and the caller lost, over recent loops.
     private(set) var saved = 0.0

@@ -7,7 +7,6 @@ public enum InstructionSet: String, CaseIterable, Sendable {
     case portable, avx2, avx512
 
     public static var inUse: InstructionSet { InstructionSet(gpt_kernels_isa()) }
-    public static var best: InstructionSet { InstructionSet(gpt_kernels_best_isa()) }
 
     /// Makes the kernels use `set`, or the CPU's best if that is lower; returns the one in use.
     @discardableResult
