@@ -186,8 +186,14 @@ public final class Model: Sendable {
             gpt_quantize_activations(weight.kernelType, inp + run.lowerBound * IC, quantized, Int32(run.count), Int32(IC))
             return UnsafeRawPointer(quantized)
         }
+        // The chunks read the runs from a buffer: iterating arrays in every
+        // chunk retained and released them, from both threads at once (about
+        // 2% of a 4-client decode of the 124M shape).
+        let stepRuns = UnsafeMutableBufferPointer<(rows: Range<Int>, input: UnsafeRawPointer)>.allocate(capacity: runs.count)
+        defer { stepRuns.deallocate() }
+        _ = stepRuns.initialize(from: zip(runs, inputs).map { ($0, $1) })
         func steps(_ rows: Range<Int>) {
-            for (run, input) in zip(runs, inputs) {
+            for (run, input) in stepRuns {
                 gpt_matmul_rows(weight.kernelType, out + run.lowerBound * OC, input, weight.data, bias,
                                 Int32(run.count), Int32(IC), Int32(OC), Int32(rows.lowerBound), Int32(rows.upperBound))
             }

@@ -130,7 +130,11 @@ package final class WorkerPool: @unchecked Sendable {
         parking.unlock()
         let start = clock.now
         var mine = 0
-        while claimAndRun(generation: generation, worker: 0) { mine += 1 }
+        while let (chunk, chunks) = claim(generation: generation) {
+            body(chunk, 0)
+            finish(chunks: chunks, worker: 0)
+            mine += 1
+        }
         let ownDone = clock.now
         // Chunks still running belong to helpers; a short spin covers the usual
         // case of one finishing now, blocking covers a helper that was descheduled.
@@ -147,28 +151,29 @@ package final class WorkerPool: @unchecked Sendable {
                       waiting: (end - ownDone) / .seconds(1), at: end)
     }
 
-    /// Claims the next chunk of loop `generation` and runs it; false when that
-    /// loop has no chunk left (or is over).
-    private func claimAndRun(generation: UInt64, worker: Int) -> Bool {
+    /// Claims the next chunk of loop `generation`: its index and the loop's
+    /// chunk count, or nil when that loop has no chunk left (or is over).
+    private func claim(generation: UInt64) -> (chunk: Int, chunks: Int)? {
         var current = ticket.load(ordering: .acquiring)
         while true {
             let next = current & 0xFFFF
             let chunks = (current >> 16) & 0xFFFF
-            guard current >> 32 == generation, next < chunks else { return false }
+            guard current >> 32 == generation, next < chunks else { return nil }
             let (exchanged, original) = ticket.compareExchange(
                 expected: current, desired: current + 1, ordering: .acquiringAndReleasing)
-            if exchanged {
-                body!(Int(next), worker)
-                let done = finished.add(1, ordering: .acquiringAndReleasing).newValue
-                if done == Int(chunks) && worker != 0 {
-                    // Under the lock, so the caller cannot miss it between its check and its wait.
-                    finishing.lock()
-                    finishing.signal()
-                    finishing.unlock()
-                }
-                return true
-            }
+            if exchanged { return (Int(next), Int(chunks)) }
             current = original
+        }
+    }
+
+    /// Counts a claimed chunk as run; a helper that runs the loop's last one wakes the caller.
+    private func finish(chunks: Int, worker: Int) {
+        let done = finished.add(1, ordering: .acquiringAndReleasing).newValue
+        if done == chunks && worker != 0 {
+            // Under the lock, so the caller cannot miss it between its check and its wait.
+            finishing.lock()
+            finishing.signal()
+            finishing.unlock()
         }
     }
 
@@ -190,7 +195,22 @@ package final class WorkerPool: @unchecked Sendable {
                 spinUntil = clock.now + Self.spinTime
             }
             seen = ticket.load(ordering: .acquiring) >> 32
-            while claimAndRun(generation: seen, worker: worker) {}
+            guard var claimed = claim(generation: seen) else { continue }
+            // The body is read once a chunk is claimed and held for the loop's
+            // other chunks (read for each, its retain and release hit the
+            // counter beside the captures the caller reads), and let go
+            // before the last chunk counts as finished: after that the caller
+            // may return, and its closure must not have escaped.
+            do {
+                let body = self.body!
+                while true {
+                    body(claimed.chunk, worker)
+                    guard let next = claim(generation: seen) else { break }
+                    finish(chunks: claimed.chunks, worker: worker)
+                    claimed = next
+                }
+            }
+            finish(chunks: claimed.chunks, worker: worker)
         }
     }
 }
