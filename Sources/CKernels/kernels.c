@@ -269,12 +269,14 @@ AVX2 static __m256 load_bf16(const uint16_t *p) {
 // (A = 1, 2 or 4, over i in steps of 8 taken in turn), added pairwise, then
 // their lanes, then the scalar tail: the same steps whatever R and U, so a
 // token's result does not depend on the other tokens of the pass, nor a
-// row's on its neighbours. Always inlined with constant R, U and A, so the
-// sums stay in registers.
+// row's on its neighbours; then the row's bias, when `bias` is not NULL
+// (the same addition as a pass over the outputs would make, without the
+// pass). Always inlined with constant R, U and A, so the sums stay in
+// registers.
 #define ROWS_AVX2(name, type, LOAD8, WIDEN)                                                         \
     AVX2 static inline __attribute__((always_inline)) void name(                                    \
         const type *w, size_t row_stride, const float *x, size_t x_stride, int n, const int R,       \
-        const int U, const int A, float *out, size_t out_stride) {                                  \
+        const int U, const int A, const float *bias, float *out, size_t out_stride) {               \
         __m256 sum[4][2][4];                                                                        \
         for (int r = 0; r < R; r++)                                                                 \
             for (int u = 0; u < U; u++)                                                             \
@@ -303,26 +305,28 @@ AVX2 static __m256 load_bf16(const uint16_t *p) {
                                  : A == 2 ? _mm256_add_ps(s[0], s[1]) : s[0];                       \
                 float total = horizontal_sum(all);                                                  \
                 for (int j = i; j < n; j++) total = fmaf(WIDEN(w[r * row_stride + j]), x[u * x_stride + j], total); \
-                out[u * out_stride + r] = total;                                                    \
+                out[u * out_stride + r] = bias ? total + bias[r] : total;                           \
             }                                                                                       \
     }                                                                                               \
                                                                                                     \
     /* out[t][first ..< last] for every token t < T, R rows at a time. */                           \
     AVX2 static inline __attribute__((always_inline)) void name##_all(                              \
-        const type *w, const float *x, float *out, int T, int IC, int OC, int first, int last,      \
-        const int R, const int A) {                                                                 \
+        const type *w, const float *x, const float *bias, float *out, int T, int IC, int OC, int first, \
+        int last, const int R, const int A) {                                                       \
         int o = first;                                                                              \
         for (; o + R <= last; o += R) {                                                             \
+            const float *b = bias ? bias + o : NULL;                                                \
             int t = 0;                                                                              \
             for (; t + 2 <= T; t += 2)                                                              \
-                name(w + (size_t)o * IC, IC, x + (size_t)t * IC, IC, IC, R, 2, A, out + (size_t)t * OC + o, OC); \
-            if (t < T) name(w + (size_t)o * IC, IC, x + (size_t)t * IC, IC, IC, R, 1, A, out + (size_t)t * OC + o, OC); \
+                name(w + (size_t)o * IC, IC, x + (size_t)t * IC, IC, IC, R, 2, A, b, out + (size_t)t * OC + o, OC); \
+            if (t < T) name(w + (size_t)o * IC, IC, x + (size_t)t * IC, IC, IC, R, 1, A, b, out + (size_t)t * OC + o, OC); \
         }                                                                                           \
         for (; o < last; o++) {                                                                     \
+            const float *b = bias ? bias + o : NULL;                                                \
             int t = 0;                                                                              \
             for (; t + 2 <= T; t += 2)                                                              \
-                name(w + (size_t)o * IC, IC, x + (size_t)t * IC, IC, IC, 1, 2, A, out + (size_t)t * OC + o, OC); \
-            if (t < T) name(w + (size_t)o * IC, IC, x + (size_t)t * IC, IC, IC, 1, 1, A, out + (size_t)t * OC + o, OC); \
+                name(w + (size_t)o * IC, IC, x + (size_t)t * IC, IC, IC, 1, 2, A, b, out + (size_t)t * OC + o, OC); \
+            if (t < T) name(w + (size_t)o * IC, IC, x + (size_t)t * IC, IC, IC, 1, 1, A, b, out + (size_t)t * OC + o, OC); \
         }                                                                                           \
     }
 
@@ -344,16 +348,19 @@ ROWS_AVX2(rows_bf16_avx2, uint16_t, load_bf16, bf16_to_float)
 // and a prefetch 1 kB ahead in the stream (10-30% faster on a host whose
 // memory others were using; level on a quiet one; 2 kB no better; for f32's
 // four rows, slower).
-AVX2 static void matmul_f32_avx2(const float *w, const float *x, float *out, int T, int IC, int OC, int first, int last) {
-    rows_f32_avx2_all(w, x, out, T, IC, OC, first, last, 4, 1);
+AVX2 static void matmul_f32_avx2(const float *w, const float *x, const float *bias, float *out, int T, int IC, int OC,
+                                 int first, int last) {
+    rows_f32_avx2_all(w, x, bias, out, T, IC, OC, first, last, 4, 1);
 }
 
-AVX2 static void matmul_f16_avx2(const uint16_t *w, const float *x, float *out, int T, int IC, int OC, int first, int last) {
-    rows_f16_avx2_all(w, x, out, T, IC, OC, first, last, 1, 4);
+AVX2 static void matmul_f16_avx2(const uint16_t *w, const float *x, const float *bias, float *out, int T, int IC,
+                                 int OC, int first, int last) {
+    rows_f16_avx2_all(w, x, bias, out, T, IC, OC, first, last, 1, 4);
 }
 
-AVX2 static void matmul_bf16_avx2(const uint16_t *w, const float *x, float *out, int T, int IC, int OC, int first, int last) {
-    rows_bf16_avx2_all(w, x, out, T, IC, OC, first, last, 1, 4);
+AVX2 static void matmul_bf16_avx2(const uint16_t *w, const float *x, const float *bias, float *out, int T, int IC,
+                                  int OC, int first, int last) {
+    rows_bf16_avx2_all(w, x, bias, out, T, IC, OC, first, last, 1, 4);
 }
 
 AVX2 static __m256i unpack_q4_0(const uint8_t *qs) {
@@ -522,11 +529,13 @@ void gpt_matmul_rows_isa(gpt_isa isa, gpt_type type, float *out, const void *x, 
     } else
 #if defined(__x86_64__)
     if (isa >= GPT_ISA_AVX2) {
+        // These add the bias as they store.
         switch (type) {
-        case GPT_TYPE_F32: matmul_f32_avx2(weight, x, out, T, IC, OC, first, last); break;
-        case GPT_TYPE_F16: matmul_f16_avx2(weight, x, out, T, IC, OC, first, last); break;
-        default: matmul_bf16_avx2(weight, x, out, T, IC, OC, first, last); break;
+        case GPT_TYPE_F32: matmul_f32_avx2(weight, x, bias, out, T, IC, OC, first, last); break;
+        case GPT_TYPE_F16: matmul_f16_avx2(weight, x, bias, out, T, IC, OC, first, last); break;
+        default: matmul_bf16_avx2(weight, x, bias, out, T, IC, OC, first, last); break;
         }
+        return;
     } else
 #endif
     {
