@@ -99,9 +99,10 @@ def main():
         servers.append(("whole", *start_server(args.build, args.ckpt, args.tokenizer, args.threads,
                                                settings + ["prompt_stall_factor=0"])))
     if args.baseline_build:
-        checkout = os.path.dirname(os.path.dirname(os.path.abspath(args.baseline_build)))
-        servers.append(("baseline", *start_server(args.baseline_build, args.ckpt, args.tokenizer, args.threads,
-                                                  [f"max_active={args.clients + 1}"], cwd=checkout)))
+        build = os.path.abspath(args.baseline_build)  # paths absolute: the server runs in the other checkout
+        servers.append(("baseline", *start_server(build, os.path.abspath(args.ckpt), os.path.abspath(args.tokenizer),
+                                                  args.threads, [f"max_active={args.clients + 1}"],
+                                                  cwd=os.path.dirname(os.path.dirname(build)))))
     try:
         port = servers[0][2]
         connection = http.client.HTTPConnection("127.0.0.1", port)

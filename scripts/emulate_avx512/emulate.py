@@ -4,6 +4,7 @@ state enabled, and reports what the image's `result` words say.
 
     python3 emulate.py IMAGE.bin IMAGE.elf
 """
+import os
 import struct
 import subprocess
 import sys
@@ -95,5 +96,4 @@ if __name__ == "__main__":
     status = main(sys.argv[1], sys.argv[2])
     sys.stdout.flush()
     # Skip the interpreter's teardown: the bindings' objects complain at exit.
-    import os
     os._exit(status)
