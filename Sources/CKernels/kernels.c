@@ -496,9 +496,9 @@ void gpt_matmul_rows(gpt_type type, float *out, const void *x, const void *weigh
 
 // Rows [first, last) of an interleaved matrix: whole groups of 8 computed
 // (a row's bits do not depend on which of its group's rows are wanted),
-// only the wanted rows stored.
-static void matmul_groups(gpt_isa isa, gpt_type type, float *out, const void *x, const void *weight, int T, int IC,
-                          int OC, int first, int last) {
+// only the wanted rows stored, each plus its bias.
+static void matmul_groups(gpt_isa isa, gpt_type type, float *out, const void *x, const void *weight,
+                          const float *bias, int T, int IC, int OC, int first, int last) {
     const int blocks = IC / 32;
     const size_t x_bytes = gpt_quantized_activation_bytes(type, IC);
     for (int g = first / 8; g * 8 < last; g++) {
@@ -516,7 +516,7 @@ static void matmul_groups(gpt_isa isa, gpt_type type, float *out, const void *x,
             {
                 for (int o = from; o < to; o++) rows[o - g * 8] = dot_x8_portable(type, weight, blocks, o, activations);
             }
-            for (int o = from; o < to; o++) out[(size_t)t * OC + o] = rows[o - g * 8];
+            for (int o = from; o < to; o++) out[(size_t)t * OC + o] = bias ? rows[o - g * 8] + bias[o] : rows[o - g * 8];
         }
     }
     (void)isa;
@@ -524,18 +524,17 @@ static void matmul_groups(gpt_isa isa, gpt_type type, float *out, const void *x,
 
 void gpt_matmul_rows_isa(gpt_isa isa, gpt_type type, float *out, const void *x, const void *weight,
                          const float *bias, int T, int IC, int OC, int first, int last) {
+    // Every path adds the bias as it stores a row's sum.
     if (type == GPT_TYPE_Q8_0_X8 || type == GPT_TYPE_Q4_0_X8) {
-        matmul_groups(isa, type, out, x, weight, T, IC, OC, first, last);
+        matmul_groups(isa, type, out, x, weight, bias, T, IC, OC, first, last);
     } else
 #if defined(__x86_64__)
     if (isa >= GPT_ISA_AVX2) {
-        // These add the bias as they store.
         switch (type) {
         case GPT_TYPE_F32: matmul_f32_avx2(weight, x, bias, out, T, IC, OC, first, last); break;
         case GPT_TYPE_F16: matmul_f16_avx2(weight, x, bias, out, T, IC, OC, first, last); break;
         default: matmul_bf16_avx2(weight, x, bias, out, T, IC, OC, first, last); break;
         }
-        return;
     } else
 #endif
     {
@@ -543,18 +542,16 @@ void gpt_matmul_rows_isa(gpt_isa isa, gpt_type type, float *out, const void *x, 
             // The row comes from memory for the first token and from the L1 cache for the others.
             for (int t = 0; t < T; t++) {
                 const float *token = (const float *)x + (size_t)t * IC;
-                float *y = out + (size_t)t * OC + o;
+                float sum;
                 switch (type) {
-                case GPT_TYPE_F32: *y = dot_f32_portable((const float *)weight + (size_t)o * IC, token, IC); break;
-                case GPT_TYPE_F16: *y = dot_f16_portable((const uint16_t *)weight + (size_t)o * IC, token, IC); break;
-                default: *y = dot_bf16_portable((const uint16_t *)weight + (size_t)o * IC, token, IC); break;
+                case GPT_TYPE_F32: sum = dot_f32_portable((const float *)weight + (size_t)o * IC, token, IC); break;
+                case GPT_TYPE_F16: sum = dot_f16_portable((const uint16_t *)weight + (size_t)o * IC, token, IC); break;
+                default: sum = dot_bf16_portable((const uint16_t *)weight + (size_t)o * IC, token, IC); break;
                 }
+                out[(size_t)t * OC + o] = bias ? sum + bias[o] : sum;
             }
         }
     }
-    if (bias)
-        for (int t = 0; t < T; t++)
-            for (int o = first; o < last; o++) out[(size_t)t * OC + o] += bias[o];
 }
 
 void gpt_quantize_activations(gpt_type type, const float *x, void *out, int rows, int columns) {

@@ -180,7 +180,7 @@ public final class Model: Sendable {
         // The steps' inputs: their rows, or for q8_0 and q4_0 weights those rows rounded to integers.
         precondition(!weight.type.isBlockType || weight.interleaved, "q8_0 and q4_0 matrices are read interleaved")
         let rowBytes = gpt_quantized_activation_bytes(weight.kernelType, Int32(IC))
-        let inputs = runs.map { run -> UnsafeRawPointer in
+        func input(_ run: Range<Int>) -> UnsafeRawPointer {
             guard weight.type.isBlockType else { return UnsafeRawPointer(inp + run.lowerBound * IC) }
             let quantized = scratch.quantized + run.lowerBound * rowBytes
             gpt_quantize_activations(weight.kernelType, inp + run.lowerBound * IC, quantized, Int32(run.count), Int32(IC))
@@ -191,7 +191,7 @@ public final class Model: Sendable {
         // 2% of a 4-client decode of the 124M shape).
         let stepRuns = UnsafeMutableBufferPointer<(rows: Range<Int>, input: UnsafeRawPointer)>.allocate(capacity: runs.count)
         defer { stepRuns.deallocate() }
-        _ = stepRuns.initialize(from: zip(runs, inputs).map { ($0, $1) })
+        _ = stepRuns.initialize(from: runs.lazy.map { ($0, input($0)) })
         func steps(_ rows: Range<Int>) {
             for (run, input) in stepRuns {
                 gpt_matmul_rows(weight.kernelType, out + run.lowerBound * OC, input, weight.data, bias,
