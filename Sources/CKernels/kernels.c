@@ -262,8 +262,9 @@ AVX2 static __m256 load_bf16(const uint16_t *p) {
     return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
 }
 
-// Rows of `type` weights dotted with several tokens at once: R rows (up to
-// 4) by U tokens (up to 2) per call, the first row read PREFETCH bytes
+// Rows of `type` weights dotted with several tokens at once: R rows by U
+// tokens per call (R · U · A at most 12 sums, so that they stay in the 16
+// registers beside the tokens' values), the first row read PREFETCH bytes
 // ahead (0: not). Each weight load serves U tokens and each activation load
 // R rows. Each (row, token) is summed in A 8-lane sums
 // (A = 1, 2 or 4, over i in steps of 8 taken in turn), added pairwise, then
@@ -271,13 +272,16 @@ AVX2 static __m256 load_bf16(const uint16_t *p) {
 // token's result does not depend on the other tokens of the pass, nor a
 // row's on its neighbours; then the row's bias, when `bias` is not NULL
 // (the same addition as a pass over the outputs would make, without the
-// pass). Always inlined with constant R, U and A, so the sums stay in
-// registers.
+// pass). When `next` is not NULL, the call also asks for the R rows from
+// `next` into the cache, a line for each line it reads: the next group's
+// reads from memory then overlap this group's arithmetic, which with
+// several tokens otherwise runs while the memory waits. Always inlined with
+// constant R, U and A, so the sums stay in registers.
 #define ROWS_AVX2(name, type, LOAD8, WIDEN)                                                         \
     AVX2 static inline __attribute__((always_inline)) void name(                                    \
         const type *w, size_t row_stride, const float *x, size_t x_stride, int n, const int R,       \
-        const int U, const int A, const float *bias, float *out, size_t out_stride) {               \
-        __m256 sum[4][2][4];                                                                        \
+        const int U, const int A, const float *bias, float *out, size_t out_stride, const type *next) { \
+        __m256 sum[4][4][4];                                                                        \
         for (int r = 0; r < R; r++)                                                                 \
             for (int u = 0; u < U; u++)                                                             \
                 for (int a = 0; a < A; a++) sum[r][u][a] = _mm256_setzero_ps();                     \
@@ -285,7 +289,9 @@ AVX2 static __m256 load_bf16(const uint16_t *p) {
         for (; i + 8 * A <= n; i += 8 * A)                                                          \
             for (int a = 0; a < A; a++) {                                                           \
                 if (PREFETCH && a == 0) _mm_prefetch((const char *)(w + i) + PREFETCH, _MM_HINT_T0); \
-                __m256 xs[2];                                                                       \
+                if (next && ((i + 8 * a) * sizeof(type)) % 64 == 0)                                 \
+                    for (int r = 0; r < R; r++) _mm_prefetch((const char *)(next + r * row_stride + i + 8 * a), _MM_HINT_T0); \
+                __m256 xs[4];                                                                       \
                 for (int u = 0; u < U; u++) xs[u] = _mm256_loadu_ps(x + u * x_stride + i + 8 * a);  \
                 for (int r = 0; r < R; r++) {                                                       \
                     const __m256 wv = LOAD8(w + r * row_stride + i + 8 * a);                        \
@@ -309,24 +315,30 @@ AVX2 static __m256 load_bf16(const uint16_t *p) {
             }                                                                                       \
     }                                                                                               \
                                                                                                     \
-    /* out[t][first ..< last] for every token t < T, R rows at a time. */                           \
+    /* out[t][first ..< last] for every token t < T: R rows at a time, their */                     \
+    /* tokens U at a time, then 2, then 1; the first call of a group asks */                         \
+    /* for the next group's rows when NEXT_GROUP. */                                                 \
     AVX2 static inline __attribute__((always_inline)) void name##_all(                              \
         const type *w, const float *x, const float *bias, float *out, int T, int IC, int OC, int first, \
-        int last, const int R, const int A) {                                                       \
+        int last, const int R, const int U, const int A, const int NEXT_GROUP) {                    \
         int o = first;                                                                              \
         for (; o + R <= last; o += R) {                                                             \
             const float *b = bias ? bias + o : NULL;                                                \
+            const type *rows = w + (size_t)o * IC;                                                  \
+            const type *next = NEXT_GROUP && o + 2 * R <= last ? rows + (size_t)R * IC : NULL;      \
             int t = 0;                                                                              \
-            for (; t + 2 <= T; t += 2)                                                              \
-                name(w + (size_t)o * IC, IC, x + (size_t)t * IC, IC, IC, R, 2, A, b, out + (size_t)t * OC + o, OC); \
-            if (t < T) name(w + (size_t)o * IC, IC, x + (size_t)t * IC, IC, IC, R, 1, A, b, out + (size_t)t * OC + o, OC); \
+            for (; t + U <= T; t += U, next = NULL)                                                 \
+                name(rows, IC, x + (size_t)t * IC, IC, IC, R, U, A, b, out + (size_t)t * OC + o, OC, next); \
+            for (; t + 2 <= T; t += 2, next = NULL)                                                 \
+                name(rows, IC, x + (size_t)t * IC, IC, IC, R, 2, A, b, out + (size_t)t * OC + o, OC, next); \
+            if (t < T) name(rows, IC, x + (size_t)t * IC, IC, IC, R, 1, A, b, out + (size_t)t * OC + o, OC, next); \
         }                                                                                           \
         for (; o < last; o++) {                                                                     \
             const float *b = bias ? bias + o : NULL;                                                \
             int t = 0;                                                                              \
             for (; t + 2 <= T; t += 2)                                                              \
-                name(w + (size_t)o * IC, IC, x + (size_t)t * IC, IC, IC, 1, 2, A, b, out + (size_t)t * OC + o, OC); \
-            if (t < T) name(w + (size_t)o * IC, IC, x + (size_t)t * IC, IC, IC, 1, 1, A, b, out + (size_t)t * OC + o, OC); \
+                name(w + (size_t)o * IC, IC, x + (size_t)t * IC, IC, IC, 1, 2, A, b, out + (size_t)t * OC + o, OC, NULL); \
+            if (t < T) name(w + (size_t)o * IC, IC, x + (size_t)t * IC, IC, IC, 1, 1, A, b, out + (size_t)t * OC + o, OC, NULL); \
         }                                                                                           \
     }
 
@@ -339,28 +351,35 @@ ROWS_AVX2(rows_bf16_avx2, uint16_t, load_bf16, bf16_to_float)
 #undef PREFETCH
 
 // The shapes measured best (a kernel benchmark over the 124M shape's
-// matrices, 1 and 8 tokens). f32: 4 rows side by side, one sum each, so a
-// batch of steps loads the fewest values per multiply-add (one row at a time
-// was level alone and 12% slower for 8 tokens). 16-bit weights: one row at a
-// time, so a thread reads its weights as one sequential stream, which the
-// hardware prefetcher follows best (4 rows side by side, 4 short streams,
-// was 25-40% slower alone), with 4 sums to hide the multiply-adds' latency,
-// and a prefetch 1 kB ahead in the stream (10-30% faster on a host whose
-// memory others were using; level on a quiet one; 2 kB no better; for f32's
-// four rows, slower).
+// matrices, then `gpt-bench --sequences`, interleaved runs). f32: 4 rows
+// side by side, one sum each, so a pass of one or two steps loads the
+// fewest values per multiply-add (one row at a time was level alone and 12%
+// slower for 8 tokens). For 4 to 7 tokens, 2 rows by 4 tokens, each group
+// asking for the next one's rows while it computes: a group's arithmetic
+// and the next group's reads from memory otherwise took turns (4 sequences
+// of the 124M shape +9% at 2 threads and +15% at 1, 6 sequences +7%).
+// Asking ahead did not pay for 1, 2 or 8 tokens (124M decode 7% slower
+// alone; with 4 rows by 2 tokens, 8 sequences 10% slower). 16-bit weights:
+// one row at a time, so a thread reads its weights as one sequential
+// stream, which the hardware prefetcher follows best (4 rows side by side,
+// 4 short streams, was 25-40% slower alone), with 4 sums to hide the
+// multiply-adds' latency, and a prefetch 1 kB ahead in the stream (10-30%
+// faster on a host whose memory others were using; level on a quiet one;
+// 2 kB no better; for f32's four rows, slower).
 AVX2 static void matmul_f32_avx2(const float *w, const float *x, const float *bias, float *out, int T, int IC, int OC,
                                  int first, int last) {
-    rows_f32_avx2_all(w, x, bias, out, T, IC, OC, first, last, 4, 1);
+    if (T >= 4 && T < 8) rows_f32_avx2_all(w, x, bias, out, T, IC, OC, first, last, 2, 4, 1, 1);
+    else rows_f32_avx2_all(w, x, bias, out, T, IC, OC, first, last, 4, 2, 1, 0);
 }
 
 AVX2 static void matmul_f16_avx2(const uint16_t *w, const float *x, const float *bias, float *out, int T, int IC,
                                  int OC, int first, int last) {
-    rows_f16_avx2_all(w, x, bias, out, T, IC, OC, first, last, 1, 4);
+    rows_f16_avx2_all(w, x, bias, out, T, IC, OC, first, last, 1, 2, 4, 0);
 }
 
 AVX2 static void matmul_bf16_avx2(const uint16_t *w, const float *x, const float *bias, float *out, int T, int IC,
                                   int OC, int first, int last) {
-    rows_bf16_avx2_all(w, x, bias, out, T, IC, OC, first, last, 1, 4);
+    rows_bf16_avx2_all(w, x, bias, out, T, IC, OC, first, last, 1, 2, 4, 0);
 }
 
 AVX2 static __m256i unpack_q4_0(const uint8_t *qs) {

@@ -27,6 +27,8 @@ struct Bench: ParsableCommand {
     @Option(name: .customLong("beside-steps"),
             help: "With --prefill-piece: each piece's pass also takes a decode step of this many other sequences, as a server's turn does beside running streams.")
     var besideSteps = 0
+    @Option(help: "Sequences decoded together, a step of each per pass, as the server batches its streams' steps (decode then reports their total tokens/s).")
+    var sequences = 1
     @Option(help: "Kernels' instruction set: \(InstructionSet.allCases.map(\.rawValue).joined(separator: ", ")) (default: the best this CPU has; a higher one than the CPU has falls back to its best).")
     var isa: String?
 
@@ -40,6 +42,7 @@ struct Bench: ParsableCommand {
         }
         guard (0...64).contains(busyNeighbours) else { throw ValidationError("--busy-neighbours must be in 0...64") }
         if let prefillPiece, prefillPiece < 2 { throw ValidationError("--prefill-piece must be at least 2") }
+        guard (1...64).contains(sequences) else { throw ValidationError("--sequences must be in 1...64") }
         guard (0...16).contains(besideSteps) else { throw ValidationError("--beside-steps must be in 0...16") }
         if besideSteps > 0, prefillPiece == nil { throw ValidationError("--beside-steps needs --prefill-piece") }
         if let isa, InstructionSet(rawValue: isa) == nil {
@@ -98,8 +101,19 @@ struct Bench: ParsableCommand {
             }
             return Double(promptTokens) / ((clock.now - start) / .seconds(1))
         }
-        // Decode: the real generation loop (KV cache, sampling with the default top_k 5), one-token prompt.
+        // Decode: the real generation loop (KV cache, sampling with the default top_k 5), one-token prompt;
+        // or several sequences' steps in one pass each, their tokens taken from the prompt (sampling is not
+        // what is measured there).
         let decode = measure { () -> Double in
+            if sequences > 1 {
+                let states = (0..<sequences).map { _ in gpt.makeState(capacity: decodeTokens + 1) }
+                for (index, state) in states.enumerated() { _ = gpt.forward(segments: [([prompt[index % promptTokens]], state, .none)]) }
+                let start = clock.now
+                for step in 1...decodeTokens {
+                    _ = gpt.forward(segments: states.enumerated().map { ([prompt[($0.offset + step) % promptTokens]], $0.element, .last) })
+                }
+                return Double(sequences * decodeTokens) / ((clock.now - start) / .seconds(1))
+            }
             var settings = GenerationSettings()
             settings.numTokens = decodeTokens + 1
             settings.maxSeqLen = config.maxT
@@ -117,7 +131,7 @@ struct Bench: ParsableCommand {
         let weightMB = Double(weights.storedBytes) / 1_048_576
         let cacheMB = Double(2 * config.layers * config.maxT * config.channels * 4) / 1_048_576
         let result = Result(model: name, format: format, weight_type: weightType, instruction_set: InstructionSet.inUse.rawValue,
-                            parameters: config.effectiveParameterCount, threads: threads,
+                            parameters: config.effectiveParameterCount, threads: threads, decode_sequences: sequences,
                             load_ms: loadMilliseconds, prompt_tokens: promptTokens, prefill_tokens_per_s: prefill.mean,
                             prefill_stddev: prefill.deviation, decode_tokens: decodeTokens,
                             decode_tokens_per_s: decode.mean, decode_stddev: decode.deviation,
@@ -155,6 +169,8 @@ struct Result: Encodable {
     let instruction_set: String
     let parameters: Int
     let threads: Int
+    /// Sequences decoded together (decode_tokens_per_s is their total).
+    let decode_sequences: Int
     let load_ms: Double
     let prompt_tokens: Int
     let prefill_tokens_per_s: Double
@@ -178,6 +194,7 @@ struct Result: Encodable {
         let params = String(format: "%.1fM", Double(parameters) / 1e6)
         var lines = [
             "format \(format), weights \(weight_type), kernels \(instruction_set)"
+                + (decode_sequences > 1 ? ", decode: \(decode_sequences) sequences together, total tokens/s" : "")
                 + (busy_neighbours > 0 ? ", \(busy_neighbours) busy neighbour process(es) running" : ""),
             row(["model", "params", "threads", "test", "tokens/s"]),
             row([model, params, "\(threads)", "pp\(prompt_tokens)", String(format: "%.1f ± %.1f", prefill_tokens_per_s, prefill_stddev)]),

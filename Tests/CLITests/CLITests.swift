@@ -186,6 +186,22 @@ import Testing
         #expect(refused.status != 0 && refused.stderr.contains("unknown --isa sse4; choose one of portable, avx2, avx512"))
     }
 
+    /// gpt-bench --sequences decodes several sequences a step each per pass,
+    /// reports how many and says so in its table; 0 is refused.
+    @Test func benchDecodesSeveralSequencesTogether() throws {
+        let arguments = ["--model", checkpoint, "--prompt-tokens", "8", "--decode-tokens", "4", "--repetitions", "1",
+                         "--threads", "1", "--sequences", "5"]
+        let outcome = try Self.run("gpt-bench", arguments + ["--json"])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let result = try JSONSerialization.jsonObject(with: Data(outcome.stdout.utf8)) as? [String: Any] ?? [:]
+        #expect(result["decode_sequences"] as? Int == 5)
+        #expect((result["decode_tokens_per_s"] as? Double ?? 0) > 0)
+        let table = try Self.run("gpt-bench", arguments)
+        #expect(table.status == 0 && table.stdout.contains("decode: 5 sequences together, total tokens/s"), "\(table.stdout)")
+        let refused = try Self.run("gpt-bench", ["--model", checkpoint, "--sequences", "0"])
+        #expect(refused.status != 0 && refused.stderr.contains("--sequences must be in 1...64"))
+    }
+
     @Test func randomModelToolRefusesBadShapes() throws {
         let outcome = try Self.run("gpt-random-model", ["--out", folder.appendingPathComponent("x.bin").path, "--context", "8",
                                                         "--vocab", "10", "--layers", "1", "--heads", "3", "--channels", "8"])

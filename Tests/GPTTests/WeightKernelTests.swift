@@ -14,9 +14,10 @@ import Testing
         [GPT_ISA_PORTABLE, GPT_ISA_AVX2, GPT_ISA_AVX512].filter { $0.rawValue <= gpt_kernels_best_isa().rawValue }
     }
 
-    /// (T, IC, OC): IC a multiple of 32 for the block types, odd widths for the others.
+    /// (T, IC, OC): IC a multiple of 32 for the block types, odd widths for the
+    /// others; 4 to 7 tokens take f32's 2-row by 4-token path and its leftovers.
     static let shapes = [(1, 64, 5), (1, 768, 33), (3, 96, 7), (16, 128, 4)]
-    static let oddShapes = [(1, 35, 9), (2, 13, 3), (5, 71, 6)]
+    static let oddShapes = [(1, 35, 9), (2, 13, 3), (5, 71, 6), (6, 40, 5), (7, 24, 9)]
 
     @Test(arguments: types)
     func productsMatchFloat64Sums(type: gpt_type) {
