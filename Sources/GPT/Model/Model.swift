@@ -208,10 +208,11 @@ public final class Model: Sendable {
             // products are cheapest: at 32K, q4_0's 2-thread decode lost 10-20%
             // to claims and waits).
             let T = runs.map(\.count).reduce(0, +)
-            // Interleaved rows are computed a group of 8 at a time: chunks hold whole groups.
-            let unit = weight.interleaved ? 8 : 1
+            // Interleaved rows are computed a group of 8 at a time, float rows
+            // 4 (or 2) at a time: chunks hold whole groups.
+            let unit = weight.interleaved ? 8 : 4
             let grain = max(4, (weight.interleaved ? 1 << 17 : 1 << 15) / (IC * max(1, T)))
-            pool.forEachTaperedRange((OC + unit - 1) / unit, grain: max(1, grain / unit)) {
+            pool.forEachTaperedRange((OC + unit - 1) / unit, grain: max(1, (grain + unit - 1) / unit)) {
                 steps($0.lowerBound * unit ..< min(OC, $0.upperBound * unit))
             }
             return
