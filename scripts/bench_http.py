@@ -164,11 +164,13 @@ def main():
     parser.add_argument("--rounds", type=int, default=3, help="rounds of HTTP runs then in-process runs")
     parser.add_argument("--client", choices=["raw", "http.client"], default="raw",
                         help="how this client reads the stream (see above)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a server setting (repeatable), e.g. stream_flush_milliseconds=0")
     parser.add_argument("--pairs", type=int, default=0,
                         help="also alternate this many streamed and `stream: false` requests in the server")
     args = parser.parse_args()
 
-    server, port = start_server(args.build, args.ckpt, args.tokenizer, args.threads)
+    server, port = start_server(args.build, args.ckpt, args.tokenizer, args.threads, settings=args.set)
     rounds = []
     try:
         connection = http.client.HTTPConnection("127.0.0.1", port)

@@ -15,16 +15,16 @@ final class ChoicesStream<Encoding: ChoiceStreamEncoding>: PulledBody, @unchecke
     private let choices: [(job: Job, encoding: Encoding)]
     private let n: Int
     private let client: ClientConnection
-    private let keepAlive: Duration
+    private let pacing: StreamPacing
     private var open: Set<Int>
     private var usage = GenerationUsage()
     private var outbox = StreamOutbox()
 
-    init(_ choices: [(job: Job, encoding: Encoding)], n: Int, client: ClientConnection, keepAlive: Duration) {
+    init(_ choices: [(job: Job, encoding: Encoding)], n: Int, client: ClientConnection, pacing: StreamPacing) {
         self.choices = choices
         self.n = n
         self.client = client
-        self.keepAlive = keepAlive
+        self.pacing = pacing
         open = Set(choices.indices)
     }
 
@@ -32,15 +32,52 @@ final class ChoicesStream<Encoding: ChoiceStreamEncoding>: PulledBody, @unchecke
         outbox.next(maxBytes: maxBytes, client: client, refill: { self.pull(into: &$0) }, cancel: cancelAll)
     }
 
-    /// Every open choice's events since the last pull (waiting a little on one of them).
+    /// Every open choice's events since the last pull (waiting a little on
+    /// one of them; once under way, until the flush time).
     private func pull(into outbox: inout StreamOutbox) {
         guard let waitOn = open.min() else { return }
+        let underWay = outbox.underWay  // the first token goes out at once
+        if take(into: &outbox, waitingOn: waitOn, for: Self.waitSlice), underWay,
+           let deadline = outbox.gatherUntil(flush: pacing.flush) {
+            while let waitOn = open.min(), deadline > .now {
+                take(into: &outbox, gatheredUntil: deadline, on: waitOn)
+            }
+        }
+        if open.isEmpty {
+            outbox.pending += choices[0].encoding.end(usage: usage)
+            outbox.ended = true
+        } else if outbox.pending.isEmpty, let line = choices[0].encoding.keepAlive,
+                  choices.allSatisfy({ $0.job.isQueued }), outbox.silent(for: pacing.keepAlive) {
+            outbox.pending = line
+        }
+    }
+
+    /// Encodes the open choices' events, waiting up to `timeout` on one of
+    /// them: whether any came.
+    private func take(into outbox: inout StreamOutbox, waitingOn waitOn: Int, for timeout: TimeInterval) -> Bool {
+        take(into: &outbox) { i in choices[i].job.nextEvents(timeout: i == waitOn ? timeout : 0) }
+    }
+
+    /// The same, gathering one of them until `deadline` or its end.
+    private func take(into outbox: inout StreamOutbox, gatheredUntil deadline: ContinuousClock.Instant, on waitOn: Int) {
+        take(into: &outbox) { i in
+            i == waitOn ? choices[i].job.events(gatheredUntil: deadline) : choices[i].job.nextEvents(timeout: 0)
+        }
+    }
+
+    @discardableResult
+    private func take(into outbox: inout StreamOutbox, events: (Int) -> [JobEvent]) -> Bool {
+        var came = false
         for i in open.sorted() {
-            for event in choices[i].job.nextEvents(timeout: i == waitOn ? Self.waitSlice : 0) {
+            for event in events(i) {
+                came = true
                 switch event {
                 case .started: continue
                 case .scored(let scores): outbox.pending += choices[i].encoding.scored(scores)
-                case .token(let token): outbox.pending += choices[i].encoding.token(token)
+                case .token(let token):
+                    let bytes = choices[i].encoding.token(token)  // none while a character is incomplete
+                    outbox.pending += bytes
+                    outbox.underWay = outbox.underWay || !bytes.isEmpty
                 case .finished(let summary):
                     outbox.pending += choices[i].encoding.finish(summary)
                     usage.add(summary.usage, countingPrompt: choices[i].encoding.index % n == 0)
@@ -48,13 +85,7 @@ final class ChoicesStream<Encoding: ChoiceStreamEncoding>: PulledBody, @unchecke
                 }
             }
         }
-        if open.isEmpty {
-            outbox.pending += choices[0].encoding.end(usage: usage)
-            outbox.ended = true
-        } else if outbox.pending.isEmpty, let line = choices[0].encoding.keepAlive,
-                  choices.allSatisfy({ $0.job.isQueued }), outbox.silent(for: keepAlive) {
-            outbox.pending = line
-        }
+        return came
     }
 
     private func cancelAll() {

@@ -155,6 +155,7 @@ extension ServerConfig {
             ("request_receive_timeout_seconds", requestReceiveTimeoutSeconds, 1...86_400),
             ("write_timeout_seconds", writeTimeoutSeconds, 1...86_400),
             ("keep_alive_milliseconds", keepAliveMilliseconds, 50...600_000), ("threads", threads, 1...256),
+            ("stream_flush_milliseconds", streamFlushMilliseconds, 0...1000),
         ]
         for (name, value, range) in checks where !range.contains(value) {
             throw ConfigError(description: "setting \(name) must be from \(range.lowerBound) to \(range.upperBound) (got \(value))")

@@ -54,6 +54,9 @@ final class Job: @unchecked Sendable {  // mutable state is guarded by `conditio
     private var promptScores: [TokenLogprob?]?
     private var text = ""
     private var queued = true
+    /// Set while the stream's reader gathers (``events(gatheredUntil:)``): it
+    /// wants to be woken by the end only, not by every token.
+    private var wakeForEndOnly = false
 
     init(request: GenerateRequest, promptTokens: [Int]) {
         self.request = request
@@ -81,9 +84,10 @@ final class Job: @unchecked Sendable {  // mutable state is guarded by `conditio
             if events.isEmpty { untakenSince = .now }
             events.append(event)
         }
+        let wake = !wakeForEndOnly || finished != nil
         condition.unlock()
         // After unlocking, so that the woken reader does not at once block on our lock.
-        condition.broadcast()
+        if wake { condition.broadcast() }
         if let finished {
             for handler in handlers { handler(finished) }
         }
@@ -105,6 +109,23 @@ final class Job: @unchecked Sendable {  // mutable state is guarded by `conditio
         condition.lock()
         defer { condition.unlock() }
         if events.isEmpty { _ = condition.wait(until: Date(timeIntervalSinceNow: timeout)) }
+        defer {
+            events = []
+            untakenSince = nil
+        }
+        return events
+    }
+
+    /// Every event not yet taken at `deadline`, or at the job's end if that
+    /// comes first. Tokens meanwhile do not wake the reader: a stream that
+    /// gathers its tokens costs a wake-up per piece, not per token.
+    func events(gatheredUntil deadline: ContinuousClock.Instant) -> [JobEvent] {
+        condition.lock()
+        defer { condition.unlock() }
+        wakeForEndOnly = true
+        while result == nil, case let left = deadline - .now, left > .zero,
+              condition.wait(until: Date(timeIntervalSinceNow: left / .seconds(1))) {}
+        wakeForEndOnly = false
         defer {
             events = []
             untakenSince = nil

@@ -12,7 +12,9 @@ import HTTP
 /// `write_timeout_seconds`.
 ///
 /// While nothing comes, the socket is probed (a client gone cancels the job)
-/// and, for a queued job, keep-alive lines go out every `keepAlive`.
+/// and, for a queued job, keep-alive lines go out (``StreamPacing``). Once
+/// the first token is out, tokens that come soon after a piece wait a few
+/// milliseconds to go out together.
 // @unchecked: the mutable state is touched only by the connection's thread
 // (PulledBody's contract).
 final class JobStream<Encoding: StreamEncoding>: PulledBody, @unchecked Sendable {
@@ -22,35 +24,43 @@ final class JobStream<Encoding: StreamEncoding>: PulledBody, @unchecked Sendable
     private let job: Job
     private let encoding: Encoding
     private let client: ClientConnection
-    private let keepAlive: Duration
+    private let pacing: StreamPacing
     private var outbox = StreamOutbox()
 
-    init(_ job: Job, encoding: Encoding, client: ClientConnection, keepAlive: Duration) {
+    init(_ job: Job, encoding: Encoding, client: ClientConnection, pacing: StreamPacing) {
         self.job = job
         self.encoding = encoding
         self.client = client
-        self.keepAlive = keepAlive
+        self.pacing = pacing
     }
 
     func next(maxBytes: Int) -> PulledPiece {
         outbox.next(maxBytes: maxBytes, client: client, refill: { self.pull(into: &$0) }, cancel: job.cancellation.cancel)
     }
 
-    /// Everything that came since the last pull, encoded in one piece, or a
-    /// keep-alive line when a queued job has been silent long enough.
+    /// Everything that came since the last pull (and, once under way, until
+    /// the flush time), encoded in one piece, or a keep-alive line when a
+    /// queued job has been silent long enough.
     private func pull(into outbox: inout StreamOutbox) {
-        let events = job.nextEvents(timeout: Self.waitSlice)
+        var events = job.nextEvents(timeout: Self.waitSlice)
         if events.isEmpty {
-            if let line = encoding.keepAlive, job.isQueued, outbox.silent(for: keepAlive) {
+            if let line = encoding.keepAlive, job.isQueued, outbox.silent(for: pacing.keepAlive) {
                 outbox.pending = line
             }
             return
+        }
+        if !events.contains(where: { if case .finished = $0 { true } else { false } }),
+           let deadline = outbox.gatherUntil(flush: pacing.flush) {
+            events += job.events(gatheredUntil: deadline)
         }
         for event in events {
             switch event {
             case .started: continue
             case .scored(let scores): outbox.pending += encoding.scored(scores)
-            case .token(let token): outbox.pending += encoding.token(token)
+            case .token(let token):
+                let bytes = encoding.token(token)  // none while a character is incomplete
+                outbox.pending += bytes
+                outbox.underWay = outbox.underWay || !bytes.isEmpty
             case .finished(let summary):
                 outbox.pending += encoding.final(summary)
                 outbox.ended = true

@@ -180,18 +180,20 @@ public final class Router: Sendable {
     /// come, pulled by the connection's own thread (see ``JobStream``).
     func streamResponse(_ job: Job, encoding: some StreamEncoding, client: ClientConnection) -> HTTPResponse {
         watchStall(job, client: client)
-        let keepAlive = Duration.milliseconds(config.keepAliveMilliseconds)
         return HTTPResponse(status: 200, headers: streamHeaders(encoding.contentType),
-                            body: .pull(JobStream(job, encoding: encoding, client: client, keepAlive: keepAlive)))
+                            body: .pull(JobStream(job, encoding: encoding, client: client, pacing: streamPacing)))
     }
 
     /// Several choices' events as one stream (see ``ChoicesStream``).
     func streamResponse<Encoding: ChoiceStreamEncoding>(_ choices: [(job: Job, encoding: Encoding)], n: Int,
                                                         client: ClientConnection) -> HTTPResponse {
         for choice in choices { watchStall(choice.job, client: client) }
-        let keepAlive = Duration.milliseconds(config.keepAliveMilliseconds)
         return HTTPResponse(status: 200, headers: streamHeaders(choices[0].encoding.contentType),
-                            body: .pull(ChoicesStream(choices, n: n, client: client, keepAlive: keepAlive)))
+                            body: .pull(ChoicesStream(choices, n: n, client: client, pacing: streamPacing)))
+    }
+
+    private var streamPacing: StreamPacing {
+        StreamPacing(keepAlive: .milliseconds(config.keepAliveMilliseconds), flush: .milliseconds(config.streamFlushMilliseconds))
     }
 
     private func streamHeaders(_ contentType: String) -> [(String, String)] {

@@ -93,6 +93,10 @@ public struct ServerConfig: Codable, Sendable, Equatable {
     public var drainTimeoutSeconds = 30
     /// Interval of keep-alive lines on NDJSON and SSE streams while a request waits.
     public var keepAliveMilliseconds = 1000
+    /// A stream's tokens that come within this many milliseconds of the last
+    /// piece it sent go out together when that time is up (its first token at
+    /// once); 0 sends every token as it comes.
+    public var streamFlushMilliseconds = 20
     /// How much a prompt may slow the running streams: while others stream, a
     /// prompt runs in pieces that make a turn last about this many decode
     /// turns; 0 runs every prompt whole (its first token soonest, the streams
@@ -131,6 +135,7 @@ public struct ServerConfig: Codable, Sendable, Equatable {
         case connectionMemoryBytes = "connection_memory_bytes", drainTimeoutSeconds = "drain_timeout_seconds"
         case requestReceiveTimeoutSeconds = "request_receive_timeout_seconds", writeTimeoutSeconds = "write_timeout_seconds"
         case keepAliveMilliseconds = "keep_alive_milliseconds", promptStallFactor = "prompt_stall_factor"
+        case streamFlushMilliseconds = "stream_flush_milliseconds"
         case threads, apiKey = "api_key", corsOrigins = "cors_origins"
         case chatSystemPrefix = "chat_system_prefix", chatUserPrefix = "chat_user_prefix"
         case chatAssistantPrefix = "chat_assistant_prefix", chatSeparator = "chat_separator"

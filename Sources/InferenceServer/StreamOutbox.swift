@@ -1,5 +1,16 @@
 import HTTP
 
+/// How a pulled stream body paces what it sends.
+struct StreamPacing {
+    /// Silence after which a queued request's stream sends a keep-alive line.
+    var keepAlive: Duration
+    /// Once a stream is under way, what comes within this time of its last
+    /// piece waits for the rest of it and goes out with whatever else came:
+    /// a fast stream then costs the connection's thread and the client a
+    /// wake-up per piece, not per token. Zero sends every token as it comes.
+    var flush: Duration
+}
+
 /// What a pulled stream body (``JobStream``, ``ChoicesStream``) keeps between
 /// pulls: bytes encoded but not yet taken by the socket, whether the end has
 /// been encoded, and when bytes last went out (keep-alive lines go out after a
@@ -7,6 +18,9 @@ import HTTP
 struct StreamOutbox {
     var pending: [UInt8] = []
     var ended = false
+    /// Whether a token's bytes have been encoded. The first go out at once;
+    /// later ones may wait to go out together (``gatherUntil(flush:)``).
+    var underWay = false
     private(set) var lastSent = ContinuousClock.now
 
     /// The next piece for the socket. With nothing pending, `refill` encodes
@@ -28,6 +42,14 @@ struct StreamOutbox {
             return .abort
         }
         return .notYet
+    }
+
+    /// Until when what just came waits for more: `flush` after the last
+    /// piece sent, once the stream is under way; nil when it goes now.
+    func gatherUntil(flush: Duration) -> ContinuousClock.Instant? {
+        guard underWay, flush > .zero else { return nil }
+        let deadline = lastSent + flush
+        return deadline > .now ? deadline : nil
     }
 
     /// Whether nothing has gone out for `interval`.

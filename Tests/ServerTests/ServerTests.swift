@@ -73,6 +73,39 @@ import Testing
         #expect(objects.last?["done"] as? Bool == true)
     }
 
+    /// Once a stream is under way, tokens that come within
+    /// `stream_flush_milliseconds` of its last piece go out together. With a
+    /// whole second, and 5 ms between tokens (the server's default
+    /// `delay_ms`, which /v1 takes too), the first token goes out at once and
+    /// the other 39 in one or two pieces with the end; with 0, each as it comes.
+    @Test(arguments: ["/generate", "/v1/completions"])
+    func aFastStreamGoesOutInFewPieces(path: String) throws {
+        func pieces(flush: Int) throws -> [String] {
+            let server = try ServerProcess(["stream_flush_milliseconds=\(flush)", "defaults.delay_ms=5"])
+            let client = try server.connect()
+            let body = path == "/generate" ? #"{"prompt": "A", "num_tokens": 40, "max_seq_len": 64}"#
+                : #"{"model": "\#(APIExtrasTests.modelID)", "prompt": "A", "max_tokens": 40, "ignore_eos": true, "stream": true}"#
+            try client.request("POST", path, headers: ["Content-Type: application/json", "Accept: application/x-ndjson"], body: body)
+            #expect(try client.readHead().status == 200)
+            var pieces: [String] = []
+            while let chunk = try client.readChunk(timeout: 30) { pieces.append(String(decoding: chunk, as: UTF8.self)) }
+            return pieces
+        }
+        // A token is an NDJSON line with its id, or an SSE event whose choice is not finished.
+        let marker = path == "/generate" ? "\"id\":" : "\"finish_reason\":null"
+        func tokens(_ piece: String) -> Int { piece.components(separatedBy: marker).count - 1 }
+        // /v1 sends no event for a token that ends inside a character (this
+        // tokenizer has byte tokens), so its count is at most 40.
+        let expected = path == "/generate" ? 40...40 : 20...40
+        let gathered = try pieces(flush: 1000)
+        #expect(expected.contains(gathered.map(tokens).reduce(0, +)))
+        #expect(tokens(gathered[0]) < 10, "the first token is not held: \(gathered.map(tokens))")
+        #expect(gathered.count <= 4, "\(gathered.count) pieces: \(gathered.map(tokens))")
+        let each = try pieces(flush: 0)
+        #expect(expected.contains(each.map(tokens).reduce(0, +)))
+        #expect(each.count > 15, "\(each.count) pieces: \(each.map(tokens))")
+    }
+
     /// Several clients at once: every request advances while the others run,
     /// and a seeded request gives the same tokens alone or among others (its
     /// window holds the whole generation, so every step after the prompt is
