@@ -7,6 +7,8 @@ Once they run, a request with a long prompt (--prompt-tokens, about) arrives.
 Reports, per round, the running streams' longest gap between two tokens while
 the long prompt is prefilled, as a ratio to their median gap before it arrived
 (both measured in the same round), and the long prompt's time to first token.
+The servers send every token as it comes (stream_flush_milliseconds=0), so
+that the gaps are the scheduler's, not the chunks'.
 
   python3 scripts/bench_stall.py --ckpt M --tokenizer T [--clients 3] [--prompt-tokens 512] [--runs 3] [--compare-whole]
 
@@ -93,7 +95,8 @@ def main():
     parser.add_argument("--baseline-build", help="also run each round on the gpt-server of this build folder")
     args = parser.parse_args()
 
-    settings = [f"max_active={args.clients + 1}"] + args.set
+    # Tokens as they come (no gathering into chunks): the gaps measured are the model's.
+    settings = [f"max_active={args.clients + 1}", "stream_flush_milliseconds=0"] + args.set
     servers = [("pieces", *start_server(args.build, args.ckpt, args.tokenizer, args.threads, settings))]
     if args.compare_whole:
         servers.append(("whole", *start_server(args.build, args.ckpt, args.tokenizer, args.threads,
