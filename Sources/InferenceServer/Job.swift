@@ -23,6 +23,11 @@ enum JobEvent: Sendable {
     case scored([TokenLogprob?])
     case token(GeneratedToken)
     case finished(JobSummary)
+
+    /// Whether this is the job's last event.
+    var isEnd: Bool {
+        if case .finished = self { true } else { false }
+    }
 }
 
 /// Everything a job produced, for answers that are not streamed.

@@ -49,8 +49,7 @@ final class JobStream<Encoding: StreamEncoding>: PulledBody, @unchecked Sendable
             }
             return
         }
-        if !events.contains(where: { if case .finished = $0 { true } else { false } }),
-           let deadline = outbox.gatherUntil(flush: pacing.flush) {
+        if !events.contains(where: \.isEnd), let deadline = outbox.gatherUntil(flush: pacing.flush) {
             events += job.events(gatheredUntil: deadline)
         }
         for event in events {
