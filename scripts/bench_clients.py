@@ -57,10 +57,12 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--max-seq-len", type=int, help="window of each generation (default: the whole context)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a server setting (repeatable), e.g. stream_flush_milliseconds=0")
     args = parser.parse_args()
 
     server, port = start_server(args.build, args.ckpt, args.tokenizer, args.threads,
-                                [f"max_active={args.clients}"])
+                                [f"max_active={args.clients}"] + args.set)
     try:
         connection = http.client.HTTPConnection("127.0.0.1", port)
         connection.request("GET", "/model")
