@@ -36,9 +36,9 @@ final class ChoicesStream<Encoding: ChoiceStreamEncoding>: PulledBody, @unchecke
     /// one of them; once under way, until the flush time).
     private func pull(into outbox: inout StreamOutbox) {
         guard let waitOn = open.min() else { return }
-        let underWay = outbox.underWay  // the first token goes out at once
-        if take(into: &outbox, waitingOn: waitOn, for: Self.waitSlice), underWay,
-           let deadline = outbox.gatherUntil(flush: pacing.flush) {
+        // Taken before this pull's events: the first token goes out at once.
+        let deadline = outbox.gatherUntil(flush: pacing.flush)
+        if take(into: &outbox, waitingOn: waitOn, for: Self.waitSlice), let deadline {
             while let waitOn = open.min(), deadline > .now {
                 take(into: &outbox, gatheredUntil: deadline, on: waitOn)
             }
@@ -74,10 +74,7 @@ final class ChoicesStream<Encoding: ChoiceStreamEncoding>: PulledBody, @unchecke
                 switch event {
                 case .started: continue
                 case .scored(let scores): outbox.pending += choices[i].encoding.scored(scores)
-                case .token(let token):
-                    let bytes = choices[i].encoding.token(token)  // none while a character is incomplete
-                    outbox.pending += bytes
-                    outbox.underWay = outbox.underWay || !bytes.isEmpty
+                case .token(let token): outbox.add(token: choices[i].encoding.token(token))
                 case .finished(let summary):
                     outbox.pending += choices[i].encoding.finish(summary)
                     usage.add(summary.usage, countingPrompt: choices[i].encoding.index % n == 0)

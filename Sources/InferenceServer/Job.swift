@@ -114,11 +114,7 @@ final class Job: @unchecked Sendable {  // mutable state is guarded by `conditio
         condition.lock()
         defer { condition.unlock() }
         if events.isEmpty { _ = condition.wait(until: Date(timeIntervalSinceNow: timeout)) }
-        defer {
-            events = []
-            untakenSince = nil
-        }
-        return events
+        return takeEvents()
     }
 
     /// Every event not yet taken at `deadline`, or at the job's end if that
@@ -131,6 +127,11 @@ final class Job: @unchecked Sendable {  // mutable state is guarded by `conditio
         while result == nil, case let left = deadline - .now, left > .zero,
               condition.wait(until: Date(timeIntervalSinceNow: left / .seconds(1))) {}
         wakeForEndOnly = false
+        return takeEvents()
+    }
+
+    /// Every event not yet taken, now taken (under the lock).
+    private func takeEvents() -> [JobEvent] {
         defer {
             events = []
             untakenSince = nil

@@ -56,10 +56,7 @@ final class JobStream<Encoding: StreamEncoding>: PulledBody, @unchecked Sendable
             switch event {
             case .started: continue
             case .scored(let scores): outbox.pending += encoding.scored(scores)
-            case .token(let token):
-                let bytes = encoding.token(token)  // none while a character is incomplete
-                outbox.pending += bytes
-                outbox.underWay = outbox.underWay || !bytes.isEmpty
+            case .token(let token): outbox.add(token: encoding.token(token))
             case .finished(let summary):
                 outbox.pending += encoding.final(summary)
                 outbox.ended = true

@@ -20,7 +20,7 @@ struct StreamOutbox {
     var ended = false
     /// Whether a token's bytes have been encoded. The first go out at once;
     /// later ones may wait to go out together (``gatherUntil(flush:)``).
-    var underWay = false
+    private(set) var underWay = false
     private(set) var lastSent = ContinuousClock.now
 
     /// The next piece for the socket. With nothing pending, `refill` encodes
@@ -42,6 +42,13 @@ struct StreamOutbox {
             return .abort
         }
         return .notYet
+    }
+
+    /// Adds a token's encoding; a token that ends inside a character
+    /// encodes to nothing and does not put the stream under way.
+    mutating func add(token bytes: [UInt8]) {
+        pending += bytes
+        underWay = underWay || !bytes.isEmpty
     }
 
     /// Until when what just came waits for more: `flush` after the last
