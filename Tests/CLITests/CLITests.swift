@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// The `generate`, `gpt-random-model` and `gpt-bench` executables, run as a user would run them.
-@Suite struct CLITests {
+@Suite final class CLITests {
     /// The build's products folder: the test runner sits beside the executables.
     static let products = Bundle.main.executableURL!.deletingLastPathComponent()
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
@@ -19,6 +19,9 @@ import Testing
                                                      "--layers", "2", "--heads", "2", "--channels", "32", "--seed", "3"])
         #expect(made.status == 0, "\(made.stderr)")
     }
+
+    /// Each test's files go with it.
+    deinit { try? FileManager.default.removeItem(at: folder) }
 
     struct Outcome { let status: Int32; let stdout: String; let stderr: String }
 

@@ -4,7 +4,7 @@ import Testing
 /// `gpt-convert` as a user runs it: the converted GGUF carries the tokenizer,
 /// so `generate` needs no --tokenizer, and greedy text is the same in every
 /// lossless form; usage errors name the flag.
-@Suite struct ConvertCLITests {
+@Suite final class ConvertCLITests {
     let folder: URL
     let checkpoint: String
 
@@ -16,6 +16,9 @@ import Testing
                                                          "--layers", "2", "--heads", "2", "--channels", "32", "--seed", "3"])
         #expect(made.status == 0, "\(made.stderr)")
     }
+
+    /// Each test's files go with it.
+    deinit { try? FileManager.default.removeItem(at: folder) }
 
     func greedy(_ arguments: [String]) throws -> String {
         let outcome = try CLITests.run("generate", arguments + ["--prompt", "To be, or not", "--num_tokens", "12", "--temp", "0"], in: folder)

@@ -3,7 +3,7 @@ import Testing
 @testable import GPT
 
 /// Loading refuses every malformed file with a message naming the file and the problem.
-@Suite struct CheckpointTests {
+@Suite final class CheckpointTests {
     let config = GPTConfig(maxT: 8, vocabularySize: 10, layers: 2, heads: 2, channels: 4)
     let folder: URL
 
@@ -11,6 +11,9 @@ import Testing
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("gpt-checkpoint-tests-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     }
+
+    /// Each test's files go with it.
+    deinit { try? FileManager.default.removeItem(at: folder) }
 
     /// A valid checkpoint's bytes, written by the project's writer.
     func validBytes() throws -> Data {

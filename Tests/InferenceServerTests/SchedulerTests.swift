@@ -11,6 +11,7 @@ import Testing
     static let textModel: TextModel = {
         let config = GPTConfig(maxT: 64, vocabularySize: 2100, layers: 1, heads: 2, channels: 32)
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("scheduler-tests-\(getpid()).bin").path
+        defer { try? FileManager.default.removeItem(atPath: path) }  // the model maps it; the mapping outlives the name
         try! CheckpointWriter.write(config: config, parameters: CheckpointWriter.randomParameters(config: config, seed: 3), to: path)
         let tokenizer = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("GPTTests/Fixtures/tokenizer/gpt2ish.json").path
@@ -104,6 +105,7 @@ import Testing
     static let textModel: TextModel = {
         let config = GPTConfig(maxT: 512, vocabularySize: 2100, layers: 2, heads: 4, channels: 64)
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("chunked-prefill-\(getpid()).bin").path
+        defer { try? FileManager.default.removeItem(atPath: path) }  // the model maps it; the mapping outlives the name
         try! CheckpointWriter.write(config: config, parameters: CheckpointWriter.randomParameters(config: config, seed: 7), to: path)
         let tokenizer = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("GPTTests/Fixtures/tokenizer/gpt2ish.json").path

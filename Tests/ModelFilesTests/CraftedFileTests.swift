@@ -6,13 +6,16 @@ import Testing
 /// Hand-made hostile and broken files: each is refused with a message that
 /// names the file and what is wrong, quickly and without a crash or a huge
 /// allocation (the cases peers' loaders got wrong; see the formats issue).
-@Suite struct CraftedFileTests {
+@Suite final class CraftedFileTests {
     let folder: URL
 
     init() throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("gpt-crafted-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     }
+
+    /// Each test's files go with it.
+    deinit { try? FileManager.default.removeItem(at: folder) }
 
     /// Writes `bytes` (or a folder's files) and expects opening to fail with every phrase in the message.
     func expectRefusal(_ bytes: [UInt8], name: String = "model.gguf", _ phrases: String..., sourceLocation: SourceLocation = #_sourceLocation) throws {

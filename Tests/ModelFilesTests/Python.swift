@@ -34,7 +34,7 @@ enum Python {
 
 /// The fixtures `scripts/make_format_fixtures.py` writes with the `gguf` and
 /// `safetensors` packages, and the float64 reference's results on them.
-/// Written once per test run into a temporary folder.
+/// Written once per test run into a temporary folder, removed when the run ends.
 enum FormatFixtures {
     struct Expectation: Decodable {
         let prompt: [Int]
@@ -50,9 +50,12 @@ enum FormatFixtures {
     }
 
     static let folder: Result<URL, Error> = Result {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("gpt-format-fixtures-\(getpid())")
-        _ = try Python.script("make_format_fixtures.py", [folder.path])
-        return folder
+        atexit { try? FileManager.default.removeItem(at: FormatFixtures.fixturesFolder) }
+        _ = try Python.script("make_format_fixtures.py", [fixturesFolder.path])
+        return fixturesFolder
+    }
+    static var fixturesFolder: URL {
+        FileManager.default.temporaryDirectory.appendingPathComponent("gpt-format-fixtures-\(getpid())")
     }
 
     static func path(_ name: String) throws -> String { try folder.get().appendingPathComponent(name).path }

@@ -9,13 +9,17 @@ final class ServerProcess {
     static let tokenizer = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("GPTTests/Fixtures/tokenizer/gpt2ish.json").path
 
-    /// A random model sized to the fixture tokenizer, written once per test run.
+    /// A random model sized to the fixture tokenizer, written once per test run and removed when the run ends.
     static let checkpoint: String = {
         let config = GPTConfig(maxT: 256, vocabularySize: 2100, layers: 2, heads: 2, channels: 64)
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("gpt-server-tests-\(getpid()).bin").path
-        try! CheckpointWriter.write(config: config, parameters: CheckpointWriter.randomParameters(config: config, seed: 11), to: path)
-        return path
+        try! CheckpointWriter.write(config: config, parameters: CheckpointWriter.randomParameters(config: config, seed: 11),
+                                    to: checkpointPath)
+        atexit { try? FileManager.default.removeItem(atPath: ServerProcess.checkpointPath) }
+        return checkpointPath
     }()
+    static var checkpointPath: String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("gpt-server-tests-\(getpid()).bin").path
+    }
 
     let process = Process()
     let port: Int

@@ -3,7 +3,7 @@ import GPT
 import Testing
 
 /// `gpt-train` run as a user runs it, on a tiny corpus and model.
-@Suite struct TrainCLITests {
+@Suite final class TrainCLITests {
     static let products = Bundle.main.executableURL!.deletingLastPathComponent()
     let folder: URL
 
@@ -19,6 +19,9 @@ import Testing
         }
         try Data(lines.reversed().joined(separator: "\n").utf8).write(to: folder.appendingPathComponent("val.txt"))
     }
+
+    /// Each test's files go with it.
+    deinit { try? FileManager.default.removeItem(at: folder) }
 
     var dataPath: String { folder.appendingPathComponent("data").path }
     var valPath: String { folder.appendingPathComponent("val.txt").path }
