@@ -18,7 +18,7 @@ import statistics
 import threading
 import time
 
-from bench_http import start_server
+from bench_http import add_settings_option, start_server
 
 
 def stream(port, body, counts):
@@ -57,8 +57,7 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--max-seq-len", type=int, help="window of each generation (default: the whole context)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="a server setting (repeatable), e.g. stream_flush_milliseconds=0")
+    add_settings_option(parser)
     args = parser.parse_args()
 
     server, port = start_server(args.build, args.ckpt, args.tokenizer, args.threads,

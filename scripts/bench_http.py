@@ -41,6 +41,12 @@ import subprocess
 import time
 
 
+def add_settings_option(parser):
+    """--set KEY=VALUE (repeatable): server settings that start_server passes on."""
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a server setting (repeatable), e.g. stream_flush_milliseconds=0")
+
+
 def start_server(build, ckpt, tokenizer, threads, settings=(), cwd=None):
     """gpt-server from `build` on a free port; `cwd` is where it finds config/server.json."""
     extra = [argument for setting in settings for argument in ("--set", setting)]
@@ -164,8 +170,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=3, help="rounds of HTTP runs then in-process runs")
     parser.add_argument("--client", choices=["raw", "http.client"], default="raw",
                         help="how this client reads the stream (see above)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="a server setting (repeatable), e.g. stream_flush_milliseconds=0")
+    add_settings_option(parser)
     parser.add_argument("--pairs", type=int, default=0,
                         help="also alternate this many streamed and `stream: false` requests in the server")
     args = parser.parse_args()

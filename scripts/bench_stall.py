@@ -26,7 +26,7 @@ import statistics
 import threading
 import time
 
-from bench_http import start_server, stream_generate
+from bench_http import add_settings_option, start_server, stream_generate
 
 
 def stream(port, body, arrivals, started):
@@ -89,7 +89,7 @@ def main():
     parser.add_argument("--prompt-tokens", type=int, default=512)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--set", action="append", default=[], help="a server setting, key=value (repeatable)")
+    add_settings_option(parser)
     parser.add_argument("--compare-whole", action="store_true",
                         help="also run each round on a second server that runs prompts whole (prompt_stall_factor=0)")
     parser.add_argument("--baseline-build", help="also run each round on the gpt-server of this build folder")
