@@ -29,6 +29,9 @@ struct Bench: ParsableCommand {
     var besideSteps = 0
     @Option(help: "Sequences decoded together, a step of each per pass, as the server batches its streams' steps (decode then reports their total tokens/s).")
     var sequences = 1
+    @Flag(name: .customLong("huge-pages"),
+          help: "Copy the weights into transparent huge pages at load (the server's huge_pages setting) instead of reading them from the mapped file.")
+    var hugePages = false
     @Option(help: "Kernels' instruction set: \(InstructionSet.allCases.map(\.rawValue).joined(separator: ", ")) (default: the best this CPU has; a higher one than the CPU has falls back to its best).")
     var isa: String?
 
@@ -57,11 +60,12 @@ struct Bench: ParsableCommand {
         let loadStart = clock.now
         let weights: Weights
         let name: String
-        var format = "synthetic", weightType = "f32"
+        var format = "synthetic", weightType = "f32", inHugePages = false
         if let model {
             let loaded: LoadedModel
-            do { loaded = try LoadedModel(path: model) } catch { throw ExitMessage("\(error)") }
+            do { loaded = try LoadedModel(path: model, hugePages: hugePages) } catch { throw ExitMessage("\(error)") }
             (weights, format, weightType) = (loaded.weights, loaded.formatDescription, loaded.weightType)
+            inHugePages = loaded.inHugePages
             name = model
         } else {
             let config = GPTConfig.presets[synthetic!]!
@@ -130,7 +134,8 @@ struct Bench: ParsableCommand {
         let peakRSS = Double(usage.ru_maxrss) / 1024  // kilobytes on Linux
         let weightMB = Double(weights.storedBytes) / 1_048_576
         let cacheMB = Double(2 * config.layers * config.maxT * config.channels * 4) / 1_048_576
-        let result = Result(model: name, format: format, weight_type: weightType, instruction_set: InstructionSet.inUse.rawValue,
+        let result = Result(model: name, format: format, weight_type: weightType, huge_pages: inHugePages,
+                            instruction_set: InstructionSet.inUse.rawValue,
                             parameters: config.effectiveParameterCount, threads: threads, decode_sequences: sequences,
                             load_ms: loadMilliseconds, prompt_tokens: promptTokens, prefill_tokens_per_s: prefill.mean,
                             prefill_stddev: prefill.deviation, decode_tokens: decodeTokens,
@@ -165,6 +170,8 @@ struct Result: Encodable {
     /// How the file stores the model ("GGUF v3", ...) and the type of its weight matrices.
     let format: String
     let weight_type: String
+    /// Whether the weights were copied into huge pages (--huge-pages, where the kernel offers them).
+    let huge_pages: Bool
     /// What the kernels ran on (portable, avx2 or avx512).
     let instruction_set: String
     let parameters: Int
@@ -193,14 +200,15 @@ struct Result: Encodable {
         }
         let params = String(format: "%.1fM", Double(parameters) / 1e6)
         var lines = [
-            "format \(format), weights \(weight_type), kernels \(instruction_set)"
+            "format \(format), weights \(weight_type)\(huge_pages ? " in huge pages" : ""), kernels \(instruction_set)"
                 + (decode_sequences > 1 ? ", decode: \(decode_sequences) sequences together, total tokens/s" : "")
                 + (busy_neighbours > 0 ? ", \(busy_neighbours) busy neighbour process(es) running" : ""),
             row(["model", "params", "threads", "test", "tokens/s"]),
             row([model, params, "\(threads)", "pp\(prompt_tokens)", String(format: "%.1f ± %.1f", prefill_tokens_per_s, prefill_stddev)]),
             row([model, params, "\(threads)", "tg\(decode_tokens)", String(format: "%.1f ± %.1f", decode_tokens_per_s, decode_stddev)]),
             String(format: "load %.1f ms%@, peak RSS %.0f MB (weights %.0f MB, KV cache at full context %.0f MB)",
-                   load_ms, model.hasPrefix("synthetic") ? " (making random weights)" : " (map + validate)",
+                   load_ms, model.hasPrefix("synthetic") ? " (making random weights)"
+                       : huge_pages ? " (map, validate, copy)" : " (map + validate)",
                    peak_rss_mb, weights_mb, kv_cache_mb),
         ]
         if let read_gb_per_s, let decode_fraction_of_bandwidth {

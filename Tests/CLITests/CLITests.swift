@@ -187,6 +187,11 @@ import Testing
         #expect(portable["instruction_set"] as? String == "portable" && portable["weight_type"] as? String == "f32")
         let refused = try Self.run("gpt-bench", ["--model", checkpoint, "--isa", "sse4"])
         #expect(refused.status != 0 && refused.stderr.contains("unknown --isa sse4; choose one of portable, avx2, avx512"))
+        // --huge-pages copies the weights where the kernel offers transparent huge pages (read here from sysfs).
+        #expect(try bench([])["huge_pages"] as? Bool == false)
+        let offered = (try? String(contentsOfFile: "/sys/kernel/mm/transparent_hugepage/enabled", encoding: .utf8))
+            .map { !$0.contains("[never]") } ?? false
+        #expect(try bench(["--huge-pages"])["huge_pages"] as? Bool == offered)
     }
 
     /// gpt-bench --sequences decodes several sequences a step each per pass,

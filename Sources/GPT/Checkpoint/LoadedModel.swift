@@ -14,24 +14,56 @@ import ModelFiles
 /// here, once, at load, keeping their type; LayerNorm weights and biases of
 /// another type than f32 are widened (a few kilobytes). An untied output
 /// matrix is read like the other matrices.
+///
+/// With `hugePages`, every tensor the kernels read is copied instead into
+/// one region of transparent huge pages (``HugePageArena``), and the file's
+/// pages are let go as each is copied: faster decode, for a copy at load
+/// and memory of the process's own (the file's pages in the page cache are
+/// shared between processes and can be reclaimed; a copy cannot).
 public final class LoadedModel: @unchecked Sendable {  // immutable after init
     public let file: GPT2ModelFile
     public let weights: Weights
     /// Bytes copied at load (0 when every tensor is used in place).
     public let convertedBytes: Int
+    /// Whether the weights were copied into huge pages (asked for, and the kernel offers them).
+    public let inHugePages: Bool
 
     /// Opens and checks `path` (a file or a Hugging Face folder; the format comes from the content).
-    public convenience init(path: String) throws {
-        self.init(file: try GPT2ModelFile.open(path))
+    public convenience init(path: String, hugePages: Bool = false) throws {
+        self.init(file: try GPT2ModelFile.open(path), hugePages: hugePages)
     }
 
-    public init(file: GPT2ModelFile) {
+    public init(file: GPT2ModelFile, hugePages: Bool = false) {
         self.file = file
         let shape = file.shape
         let config = GPTConfig(maxT: shape.maxT, vocabularySize: shape.vocabularySize, layers: shape.layers,
                                heads: shape.heads, channels: shape.channels, paddedVocabularySize: shape.vocabularySize)
-        let storage = Storage(files: file.files)
+        // Room for every tensor, converted ones included (interleaving pads
+        // at most 7 rows a matrix; widening at most doubles 16-bit norms).
+        let arena = hugePages ? HugePageArena(capacity: 2 * file.files.reduce(0) { $0 + $1.bytes.count }) : nil
+        let storage = Storage(files: file.files, arena: arena)
         var converted = 0
+        /// Memory for a copy: in the arena, else (no arena, or full) on the heap.
+        func allocate(_ byteCount: Int) -> UnsafeMutableRawPointer {
+            if let memory = arena?.allocate(byteCount: byteCount) { return memory }
+            let memory = UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: 64)
+            storage.raw.append(memory)
+            return memory
+        }
+        /// The tensor itself, or with an arena its copy there (the file's pages then let go).
+        func inPlace(_ view: TensorView, as type: TensorType) -> StoredTensor {
+            guard arena != nil else { return StoredTensor(type: type, data: view.data) }
+            let bytes = view.type.byteCount(elements: view.elementCount)!
+            let copy = allocate(bytes)
+            let range = UnsafeRawBufferPointer(start: view.data, count: bytes)
+            if let source = file.files.first(where: { $0.contains(view.data) }) {
+                source.copy(range, into: copy)
+            } else {
+                copy.copyMemory(from: view.data, byteCount: bytes)
+            }
+            MappedFile.evict(range)
+            return StoredTensor(type: type, data: UnsafeRawPointer(copy))
+        }
         // A tensor as the kernels read it: in place where possible, else a copy in the engine's layout.
         func place(_ part: ModelFiles.StoredTensor, isMatrix: Bool) -> StoredTensor {
             let view = part.view
@@ -40,8 +72,7 @@ public final class LoadedModel: @unchecked Sendable {  // immutable after init
                 let columns = view.shape.last!, rows = view.elementCount / columns
                 let fileLayout = StoredTensor(type: view.type, data: view.data).kernelType
                 let bytes = gpt_interleaved_bytes(fileLayout, Int32(columns), Int32(rows))
-                let buffer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
-                storage.raw.append(buffer)
+                let buffer = allocate(bytes)
                 converted += bytes
                 gpt_interleave_rows(fileLayout, view.data, buffer, Int32(columns), Int32(rows))
                 let fileBytes = view.type.byteCount(elements: view.elementCount)!
@@ -49,13 +80,12 @@ public final class LoadedModel: @unchecked Sendable {  // immutable after init
                 return StoredTensor(type: view.type, data: UnsafeRawPointer(buffer), interleaved: true)
             }
             if isMatrix && (view.type != .f32 || aligned || part.transposed) {
-                guard part.transposed else { return StoredTensor(type: view.type, data: view.data) }
+                guard part.transposed else { return inPlace(view, as: view.type) }
                 // Stored [in, out]; the engine wants [out, in]: move whole elements (16-bit or f32).
                 let (rows, columns) = (view.shape[0], view.shape[1])
                 let size = view.type.blockBytes
                 precondition(view.type.blockElements == 1, "Hugging Face matrices are f32, f16 or bf16")
-                let buffer = UnsafeMutableRawPointer.allocate(byteCount: rows * columns * size, alignment: 64)
-                storage.raw.append(buffer)
+                let buffer = allocate(rows * columns * size)
                 converted += rows * columns * size
                 for r in 0..<rows {
                     for c in 0..<columns {
@@ -65,11 +95,10 @@ public final class LoadedModel: @unchecked Sendable {  // immutable after init
                 return StoredTensor(type: view.type, data: UnsafeRawPointer(buffer))
             }
             if view.type == .f32, aligned {
-                return StoredTensor(type: .f32, data: view.data)
+                return inPlace(view, as: .f32)
             }
             let count = view.elementCount
-            let buffer = UnsafeMutablePointer<Float>.allocate(capacity: count)
-            storage.buffers.append(buffer)
+            let buffer = allocate(count * 4).bindMemory(to: Float.self, capacity: count)
             converted += count * 4
             NumberFormats.widen(view.data, type: view.type, count: count, into: buffer)
             return StoredTensor(type: .f32, data: UnsafeRawPointer(buffer))
@@ -79,6 +108,7 @@ public final class LoadedModel: @unchecked Sendable {  // immutable after init
         }
         let output = file.output.map { place($0, isMatrix: true) }
         convertedBytes = converted
+        inHugePages = arena != nil
         weights = Weights(config: config, tensors: pointers, output: output, owner: storage)
     }
 
@@ -90,15 +120,15 @@ public final class LoadedModel: @unchecked Sendable {  // immutable after init
     /// The stored type of the big matrices ("f32", "q8_0", ...).
     public var weightType: String { file.weightType.rawValue }
 
-    /// What the weights point into: the mappings and the converted buffers.
+    /// What the weights point into: the mappings, the huge pages and the converted buffers.
     private final class Storage {
         let files: [MappedFile]
-        var buffers: [UnsafeMutablePointer<Float>] = []
+        let arena: HugePageArena?
         var raw: [UnsafeMutableRawPointer] = []
-        init(files: [MappedFile]) { self.files = files }
-        deinit {
-            buffers.forEach { $0.deallocate() }
-            raw.forEach { $0.deallocate() }
+        init(files: [MappedFile], arena: HugePageArena?) {
+            self.files = files
+            self.arena = arena
         }
+        deinit { raw.forEach { $0.deallocate() } }
     }
 }
