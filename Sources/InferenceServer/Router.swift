@@ -241,6 +241,8 @@ struct ModelMessage: Encodable {
     /// How the model file is stored ("GGUF v3", "llm.c v3", ...), the type of its weight matrices, and
     /// whether its logits come from the token embedding ("tied") or an output matrix of its own ("separate").
     let format, weight_type, output: String
+    /// Whether the weights were copied into transparent huge pages (the huge_pages setting, where the kernel offers them).
+    let huge_pages: Bool
     let limits: Limits
     /// The values a request gets for fields it leaves out.
     let defaults: GenerationDefaults
@@ -259,6 +261,7 @@ struct ModelMessage: Encodable {
         format = model.format
         weight_type = model.weightType
         output = model.model.weights.outputKind
+        huge_pages = model.inHugePages
     }
 }
 

@@ -104,6 +104,10 @@ public struct ServerConfig: Codable, Sendable, Equatable {
     public var promptStallFactor = WindowPacing.defaultStallFactor
     /// Compute threads for matrix products.
     public var threads = 2
+    /// Copy the weights into transparent huge pages at start-up (faster
+    /// decode; memory of the process's own) instead of reading them from the
+    /// mapped file (shared with other processes, and reclaimable).
+    public var hugePages = false
     /// When set, every route but /health and the page needs `Authorization: Bearer <key>`.
     /// Prefer the environment (GPT_SERVER_API_KEY) to the config file for a secret.
     public var apiKey = ""
@@ -136,7 +140,7 @@ public struct ServerConfig: Codable, Sendable, Equatable {
         case requestReceiveTimeoutSeconds = "request_receive_timeout_seconds", writeTimeoutSeconds = "write_timeout_seconds"
         case keepAliveMilliseconds = "keep_alive_milliseconds", promptStallFactor = "prompt_stall_factor"
         case streamFlushMilliseconds = "stream_flush_milliseconds"
-        case threads, apiKey = "api_key", corsOrigins = "cors_origins"
+        case threads, hugePages = "huge_pages", apiKey = "api_key", corsOrigins = "cors_origins"
         case chatSystemPrefix = "chat_system_prefix", chatUserPrefix = "chat_user_prefix"
         case chatAssistantPrefix = "chat_assistant_prefix", chatSeparator = "chat_separator"
     }

@@ -64,7 +64,8 @@ struct Server: ParsableCommand {
         do {
             try RegularFile.require(paths.checkpoint, role: "checkpoint", folderAllowed: true)
             if !paths.tokenizer.isEmpty { try RegularFile.require(paths.tokenizer, role: "tokenizer") }
-            textModel = try TextModel(checkpointPath: paths.checkpoint, tokenizerPath: paths.tokenizer.isEmpty ? nil : paths.tokenizer)
+            textModel = try TextModel(checkpointPath: paths.checkpoint, tokenizerPath: paths.tokenizer.isEmpty ? nil : paths.tokenizer,
+                                      hugePages: settings.hugePages)
         } catch {
             server.stop()
             fail("cannot load the model: \(error)", status: 1)
@@ -76,6 +77,10 @@ struct Server: ParsableCommand {
             fail("\(error)", status: 2)
         }
         let shape = textModel.config
+        if settings.hugePages && !textModel.inHugePages {
+            logger.warning("huge_pages is set but the kernel offers no transparent huge pages: the weights are read from the mapped file",
+                           metadata: ["checkpoint": "\(paths.checkpoint)"])
+        }
         if textModel.tokenizer.vocabularySize < shape.vocabularySize {
             logger.warning("the tokenizer is smaller than the model's vocabulary: ids it lacks decode to no text", metadata: [
                 "tokenizer_ids": "\(textModel.tokenizer.vocabularySize)", "model_vocab": "\(shape.vocabularySize)",
@@ -84,7 +89,7 @@ struct Server: ParsableCommand {
         }
         logger.info("listening", metadata: [
             "url": "http://\(settings.host):\(server.port)", "checkpoint": "\(paths.checkpoint)",
-            "format": "\(textModel.format)", "weight_type": "\(textModel.weightType)",
+            "format": "\(textModel.format)", "weight_type": "\(textModel.weightType)", "huge_pages": "\(textModel.inHugePages)",
             "output": "\(textModel.model.weights.outputKind)", "tokenizer": "\(textModel.tokenizerPath)",
             "layers": "\(shape.layers)", "channels": "\(shape.channels)", "vocab": "\(shape.vocabularySize)",
             "kernels": "\(InstructionSet.inUse.rawValue)",

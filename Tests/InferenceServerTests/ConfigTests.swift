@@ -114,6 +114,22 @@ import Testing
         #expect(throws: ConfigError.self) { try bad.validate() }
     }
 
+    /// huge_pages is a boolean, off unless asked for, from any layer; anything else is refused by name.
+    @Test func hugePagesIsABooleanOffByDefault() throws {
+        #expect(try ConfigLoader().config().hugePages == false)
+        var loader = ConfigLoader()
+        try loader.apply(override: "huge_pages=true", source: "--set")
+        #expect(try loader.config().hugePages)
+        try loader.apply(environment: ["GPT_SERVER_HUGE_PAGES": "false"])
+        #expect(try loader.config().hugePages == false)
+        do {
+            try loader.apply(override: "huge_pages=yes", source: "--set")
+            Issue.record("huge_pages=yes was accepted")
+        } catch {
+            #expect("\(error)".contains("setting \"huge_pages\" has the wrong type"), "\(error)")
+        }
+    }
+
     /// prompt_stall_factor: 0 (prompts whole) or 1.5 … 100, a fraction welcome.
     @Test func promptStallFactorIsZeroOrAtLeastOneAndAHalf() throws {
         for (value, accepted) in [("0", true), ("2.25", true), ("100", true), ("1", false), ("-1", false), ("101", false)] {

@@ -18,6 +18,28 @@ import Testing
         #expect(info["vocab_size"] as? Int == 2100 && info["context_length"] as? Int == 256)
         #expect((info["checkpoint"] as? String)?.hasSuffix(".bin") == true)
         #expect(info["format"] as? String == "llm.c v3" && info["weight_type"] as? String == "f32" && info["output"] as? String == "tied")
+        #expect(info["huge_pages"] as? Bool == false)
+    }
+
+    /// `huge_pages`: the weights copied into transparent huge pages (where the
+    /// kernel offers them, read here from sysfs) generate the same tokens as
+    /// the mapped file, and /model says which it is.
+    @Test func hugePagesGenerateTheSameTokens() throws {
+        let offered = (try? String(contentsOfFile: "/sys/kernel/mm/transparent_hugepage/enabled", encoding: .utf8))
+            .map { !$0.contains("[never]") } ?? false
+        let request = #"{"prompt": "To be, or not to be:", "num_tokens": 40, "top_k": 1, "stream": false}"#
+        var tokens: [[Int]] = []
+        for settings in [[], ["huge_pages=true"]] {
+            let server = try ServerProcess(settings)
+            let (_, body) = try server.roundTrip("GET", "/model")
+            let info = try JSONSerialization.jsonObject(with: Data(body.utf8)) as! [String: Any]
+            #expect(info["huge_pages"] as? Bool == (settings.isEmpty ? false : offered), "\(settings)")
+            let (head, answer) = try server.roundTrip("POST", "/generate", headers: ["Content-Type: application/json"], body: request)
+            #expect(head.status == 200, "\(answer)")
+            let result = try JSONSerialization.jsonObject(with: Data(answer.utf8)) as! [String: Any]
+            tokens.append(result["token_ids"] as? [Int] ?? [])
+        }
+        #expect(tokens[0].count == 40 && tokens[1] == tokens[0])
     }
 
     /// The default format streams raw text in chunks; the first token arrives

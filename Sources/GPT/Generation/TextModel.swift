@@ -12,6 +12,8 @@ public final class TextModel: Sendable {
     public let format: String
     /// The stored type of the model's weight matrices ("f32", "f16", "bf16", "q8_0", "q4_0").
     public let weightType: String
+    /// Whether the weights were copied into transparent huge pages (see ``LoadedModel``).
+    public let inHugePages: Bool
 
     /// Opens the model (a file or a Hugging Face folder, recognised from its
     /// content), reads the tokenizer and checks that they fit together.
@@ -19,8 +21,10 @@ public final class TextModel: Sendable {
     /// - Parameter tokenizerPath: a tokenizer.json; nil means the model's own
     ///   (a GGUF file's metadata, a Hugging Face folder's tokenizer.json), else
     ///   the tokenizer.json beside the model file.
-    public init(checkpointPath: String, tokenizerPath: String? = nil) throws {
-        let loaded = try LoadedModel(path: checkpointPath)
+    /// - Parameter hugePages: copy the weights into transparent huge pages
+    ///   (faster decode) instead of reading them from the mapped file.
+    public init(checkpointPath: String, tokenizerPath: String? = nil, hugePages: Bool = false) throws {
+        let loaded = try LoadedModel(path: checkpointPath, hugePages: hugePages)
         let tokenizer: Tokenizer
         let source: String
         if let tokenizerPath {
@@ -45,6 +49,7 @@ public final class TextModel: Sendable {
         self.tokenizerPath = source
         self.format = loaded.formatDescription
         self.weightType = loaded.weightType
+        self.inHugePages = loaded.inHugePages
     }
 
     public var config: GPTConfig { model.config }
