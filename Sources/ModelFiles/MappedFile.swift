@@ -47,9 +47,9 @@ public final class MappedFile: @unchecked Sendable {  // immutable; the mapping 
     /// file rather than the mapping: touching the mapping page by page took
     /// 3-15 times longer (a fault for every 4 kB).
     public func copy(_ range: UnsafeRawBufferPointer, into destination: UnsafeMutableRawPointer) {
-        guard let start = range.baseAddress, let base = bytes.baseAddress, start >= base,
-              start + range.count <= base + bytes.count else {
-            destination.copyMemory(from: range.baseAddress!, byteCount: range.count)
+        guard let start = range.baseAddress, range.count > 0 else { return }
+        guard let base = bytes.baseAddress, start >= base, start + range.count <= base + bytes.count else {
+            destination.copyMemory(from: start, byteCount: range.count)
             return
         }
         var done = 0

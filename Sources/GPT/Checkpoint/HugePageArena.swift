@@ -8,8 +8,9 @@ import Foundation
 /// 4 kB pages, each its own TLB entry: a token of the 124M shape touches
 /// some 120,000 of them, and on a virtual machine each miss walks two sets
 /// of page tables. From huge pages it touches some 240. Measured on this
-/// project's 2-core VM: decode +7% at 1 thread, +10-12% at 2, prompt pieces
-/// beside running streams +8%, whole prompts level (README, Speed).
+/// project's 2-core VM: decode of the 124M shape 1-12% faster in all but
+/// one set of rounds, the bundled model's 11-14%; prompts about level
+/// (README, "Weights in huge pages").
 final class HugePageArena {
     /// The huge page size, or nil where the kernel offers no transparent
     /// huge pages (not Linux, or THP set to "never").
