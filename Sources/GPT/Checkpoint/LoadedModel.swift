@@ -11,7 +11,8 @@ import ModelFiles
 /// layout (groups of 8 rows, which decode steps read as one stream), and
 /// the file's pages they came from are let go. Hugging Face's
 /// Conv1D matrices are stored transposed ([in, out]) and are transposed
-/// here, once, at load, keeping their type; LayerNorm weights and biases of
+/// here, once, at load, keeping their type (the file's pages they came
+/// from then let go as well); LayerNorm weights and biases of
 /// another type than f32 are widened (a few kilobytes). An untied output
 /// matrix is read like the other matrices.
 ///
@@ -92,6 +93,8 @@ public final class LoadedModel: @unchecked Sendable {  // immutable after init
                         (buffer + (c * rows + r) * size).copyMemory(from: view.data + (r * columns + c) * size, byteCount: size)
                     }
                 }
+                // Never read again: its pages may go (a Hugging Face f32 124M peaked at 835 MB RSS with them, 511 without).
+                MappedFile.evict(UnsafeRawBufferPointer(start: view.data, count: rows * columns * size))
                 return StoredTensor(type: view.type, data: UnsafeRawPointer(buffer))
             }
             if view.type == .f32, aligned {
