@@ -138,6 +138,25 @@ static const uint16_t *block_at(gpt_type type, const void *w, int blocks, int o,
 
 static int is_q4_0(gpt_type type) { return type == GPT_TYPE_Q4_0 || type == GPT_TYPE_Q4_0_X8; }
 
+// In tiles of 32 x 32, whose rows and columns both stay in cache.
+#define TRANSPOSE(T)                                                                                   \
+    for (int r0 = 0; r0 < rows; r0 += 32)                                                              \
+        for (int c0 = 0; c0 < columns; c0 += 32) {                                                     \
+            const int rl = rows - r0 < 32 ? rows : r0 + 32, cl = columns - c0 < 32 ? columns : c0 + 32; \
+            for (int r = r0; r < rl; r++)                                                              \
+                for (int c = c0; c < cl; c++)                                                          \
+                    ((T *)target)[(size_t)c * rows + r] = ((const T *)source)[(size_t)r * columns + c]; \
+        }
+
+void gpt_transpose(const void *source, void *target, int rows, int columns, int element_bytes) {
+    if (element_bytes == 4) {
+        TRANSPOSE(uint32_t)
+    } else {
+        TRANSPOSE(uint16_t)
+    }
+}
+#undef TRANSPOSE
+
 void gpt_interleave_rows(gpt_type type, const void *weight, void *out, int columns, int rows) {
     const int blocks = columns / 32;
     const gpt_type interleaved = type == GPT_TYPE_Q8_0 ? GPT_TYPE_Q8_0_X8 : GPT_TYPE_Q4_0_X8;

@@ -107,6 +107,25 @@ import Testing
         #expect(out == [0])
     }
 
+    /// gpt_transpose (Hugging Face's [in, out] matrices at load) against a
+    /// plain loop, for 4- and 2-byte elements, on shapes that cut across its
+    /// 32 x 32 tiles.
+    @Test(arguments: [(1, 5), (33, 70), (64, 64), (100, 31)])
+    func transposeMovesEveryElement(rows: Int, columns: Int) {
+        let wide = (0..<rows * columns).map { UInt32(truncatingIfNeeded: $0 &* 2_654_435_761) }
+        var transposed = [UInt32](repeating: 0, count: wide.count)
+        gpt_transpose(wide, &transposed, Int32(rows), Int32(columns), 4)
+        let narrow = wide.map { UInt16(truncatingIfNeeded: $0 >> 7) }
+        var transposedNarrow = [UInt16](repeating: 0, count: narrow.count)
+        gpt_transpose(narrow, &transposedNarrow, Int32(rows), Int32(columns), 2)
+        for r in 0..<rows {
+            for c in 0..<columns {
+                #expect(transposed[c * rows + r] == wide[r * columns + c])
+                #expect(transposedNarrow[c * rows + r] == narrow[r * columns + c])
+            }
+        }
+    }
+
     private func quantizedActivations(_ x: [Float], for type: gpt_type, rows: Int, columns: Int) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: rows * gpt_quantized_activation_bytes(type, Int32(columns)))
         gpt_quantize_activations(type, x, &bytes, Int32(rows), Int32(columns))

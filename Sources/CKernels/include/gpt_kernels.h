@@ -55,6 +55,11 @@ size_t gpt_interleaved_bytes(gpt_type type, int columns, int rows);
 /// interleaved layout (the matching _X8 type); padding rows are zeros.
 void gpt_interleave_rows(gpt_type type, const void *weight, void *out, int columns, int rows);
 
+/// target (columns, rows) = source (rows, columns) transposed, elements of
+/// `element_bytes` (2 or 4) moved as they are: Hugging Face's Conv1D
+/// matrices, stored [in, out], into the engine's [out, in].
+void gpt_transpose(const void *source, void *target, int rows, int columns, int element_bytes);
+
 /// Bytes of one activation row of `columns` floats quantized by
 /// gpt_quantize_activations for weights of an _X8 `type` (0 for others).
 size_t gpt_quantized_activation_bytes(gpt_type type, int columns);
