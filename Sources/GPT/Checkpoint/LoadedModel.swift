@@ -24,7 +24,7 @@ import ModelFiles
 public final class LoadedModel: @unchecked Sendable {  // immutable after init
     public let file: GPT2ModelFile
     public let weights: Weights
-    /// Bytes copied at load (0 when every tensor is used in place).
+    /// Bytes converted at load: interleaved, transposed or widened (0 when every tensor is used as stored; copies into huge pages are not counted).
     public let convertedBytes: Int
     /// Whether the weights were copied into huge pages (asked for, and the kernel offers them).
     public let inHugePages: Bool
