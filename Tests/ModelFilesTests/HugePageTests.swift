@@ -28,10 +28,9 @@ struct HugePageTests {
         #expect(copied.inHugePages == Self.kernelOffersHugePages)
         if copied.inHugePages {
             let files = copied.file.files.map(\.bytes)
-            let whole: Set<ParameterTensor> = [.wte, .wpe, .lnfw, .lnfb]  // the others have a slice per layer
             let weights = copied.weights
             let tensors = ParameterTensor.allCases.flatMap { tensor in
-                (0..<(whole.contains(tensor) ? 1 : weights.config.layers)).map { weights.stored(tensor, layer: $0).data }
+                (0..<(tensor.isPerLayer ? weights.config.layers : 1)).map { weights.stored(tensor, layer: $0).data }
             } + [weights.output?.data].compactMap { $0 }
             for data in tensors {
                 #expect(!files.contains { $0.baseAddress! <= data && data < $0.baseAddress! + $0.count }, "a tensor still points into the file")
