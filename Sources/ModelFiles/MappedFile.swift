@@ -43,15 +43,13 @@ public final class MappedFile: @unchecked Sendable {  // immutable; the mapping 
         close(descriptor)
     }
 
-    /// Copies `range` (a part of ``bytes``) to `destination`, reading the
-    /// file rather than the mapping: touching the mapping page by page took
-    /// 3-15 times longer (a fault for every 4 kB).
+    /// Copies `range` (a part of ``bytes``: see ``contains(_:)``) to
+    /// `destination`, reading the file rather than the mapping: touching the
+    /// mapping page by page took 3-15 times longer (a fault for every 4 kB).
     public func copy(_ range: UnsafeRawBufferPointer, into destination: UnsafeMutableRawPointer) {
         guard let start = range.baseAddress, range.count > 0 else { return }
-        guard let base = bytes.baseAddress, start >= base, start + range.count <= base + bytes.count else {
-            destination.copyMemory(from: start, byteCount: range.count)
-            return
-        }
+        let base = bytes.baseAddress!
+        precondition(contains(start) && start + range.count <= base + bytes.count, "the range lies outside \(path)")
         var done = 0
         while done < range.count {
             let read = pread(descriptor, destination + done, range.count - done, off_t(start - base + done))
